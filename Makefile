@@ -1,0 +1,35 @@
+# Set-up and checks. Everything runs inside a virtual environment in the repo (.venv).
+# torch is installed first, pinned, so that pip never pulls a CUDA build on CPU machines;
+# override with `make TORCH_SPEC='torch==2.13.0 --index-url ...' install` on GPU machines.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/ssi zoo
+	$(VENV)/bin/ssi info SimpleStories-1.25M
+
+lint: install
+	$(VENV)/bin/ruff check simplestories_interp tests benchmarks experiments
+
+test: install lint
+	$(PY) -m pytest -n 2 tests
+
+bench: install
+	$(PY) benchmarks/forward_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

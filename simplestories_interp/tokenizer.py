@@ -1,0 +1,158 @@
+"""The SimpleStories tokenizer: the training recipe, loading, and the ``[EOS]``-as-BOS fix.
+
+The recipe (SimpleStories' ``simple_stories_train``): a WordPiece model with ``##``
+continuations, a lowercasing normaliser that also maps LaTeX-style quotes to ``"``, a
+pre-tokeniser that splits on whitespace, isolates punctuation and splits digits, and two
+special tokens, ``[UNK]`` = 0 and ``[EOS]`` = 1. The hub files add a post-processor that
+appends ``[EOS]`` to every encode.
+
+That post-processor is the pitfall this module exists for: TransformerLens decides whether a
+tokenizer prepends BOS from ``len(encode("")) > 0`` and, fooled by the appended ``[EOS]``,
+strips or misplaces tokens. :func:`fix_tokenizer` removes it and declares ``[EOS]`` the BOS
+token, which matches training, where every story follows an ``[EOS]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers.models import WordPiece
+from tokenizers.trainers import WordPieceTrainer
+from transformers import PreTrainedTokenizerFast
+
+from simplestories_interp.errors import (
+    CorruptCheckpointError,
+    InvalidArgumentError,
+    MissingDirectoryError,
+    TokenizerMismatchError,
+)
+
+UNK_TOKEN, EOS_TOKEN = "[UNK]", "[EOS]"
+UNK_ID, EOS_ID = 0, 1
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def _clean_text(text: str) -> str:
+    """Map curly quotes and dashes to ASCII and drop the rest of non-ASCII, as the recipe does."""
+    table = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'",
+                           "\u2013": "-", "\u2014": "-", "\u2026": "..."})
+    return text.translate(table).encode("ascii", "ignore").decode("ascii")
+
+
+def _recipe_tokenizer(append_eos: bool) -> Tokenizer:
+    tok = Tokenizer(WordPiece(unk_token=UNK_TOKEN, continuing_subword_prefix="##"))
+    tok.normalizer = normalizers.Sequence(
+        [normalizers.Lowercase(), normalizers.Replace("``", '"'), normalizers.Replace("''", '"')]
+    )
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Whitespace(), pre_tokenizers.Punctuation(),
+         pre_tokenizers.Digits(individual_digits=True)]
+    )
+    tok.decoder = decoders.WordPiece(prefix="##")
+    if append_eos:
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"$A {EOS_TOKEN}", special_tokens=[(EOS_TOKEN, EOS_ID)]
+        )
+    return tok
+
+
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int = 4096, *, append_eos: bool = True,
+    show_progress: bool = False,
+) -> PreTrainedTokenizerFast:
+    """Train a tokenizer with the SimpleStories recipe on any iterable of texts.
+
+    ``append_eos=True`` reproduces the hub files exactly (post-processor included), so that
+    what we save behaves like an official tokenizer everywhere; :func:`fix_tokenizer` is
+    applied when a model is loaded.
+    """
+    if vocab_size < 3:
+        raise InvalidArgumentError(f"vocab_size must be at least 3 (two special tokens), got {vocab_size}")
+    tok = _recipe_tokenizer(append_eos=False)
+    trainer = WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=[UNK_TOKEN, EOS_TOKEN], continuing_subword_prefix="##",
+        show_progress=show_progress,
+    )
+    tok.train_from_iterator((_clean_text(t) for t in texts), trainer=trainer)
+    if append_eos:
+        tok.post_processor = _recipe_tokenizer(append_eos=True).post_processor
+    return wrap(tok)
+
+
+def wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:
+    """A transformers tokenizer over a raw ``tokenizers.Tokenizer``, with the hub's special tokens."""
+    # The hub export uses [UNK] as its pad token and declares no BOS.
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token=UNK_TOKEN, eos_token=EOS_TOKEN, pad_token=UNK_TOKEN
+    )
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerFast, directory: str | Path) -> Path:
+    """Save in the Hugging Face format (``tokenizer.json`` + ``tokenizer_config.json``)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(str(directory))
+    return directory
+
+
+def load_tokenizer(path: str | Path, *, fix: bool = True) -> PreTrainedTokenizerFast:
+    """Load a tokenizer from a directory (or a ``tokenizer.json`` file) in the HF format.
+
+    Only ``tokenizer.json`` is read, by the ``tokenizers`` library: no code is executed.
+    With ``fix=True`` (the default) the result is ready for TransformerLens (see module doc).
+    """
+    path = Path(path)
+    file = path / TOKENIZER_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise MissingDirectoryError(
+            f"no tokenizer at {str(file)!r}: a model directory needs a {TOKENIZER_FILE} "
+            "(save one with ssi.tokenizer.save_tokenizer)"
+        )
+    try:
+        raw = Tokenizer.from_file(str(file))
+    except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+        raise CorruptCheckpointError(f"cannot read tokenizer {str(file)!r}: {exc}") from exc
+    tokenizer = wrap(raw)
+    tokenizer.name_or_path = str(path)
+    return fix_tokenizer(tokenizer) if fix else tokenizer
+
+
+def fix_tokenizer(tokenizer: PreTrainedTokenizerFast) -> PreTrainedTokenizerFast:
+    """Remove the ``[EOS]``-appending post-processor and use ``[EOS]`` (id 1) as BOS.
+
+    Returns a new tokenizer; the argument is left untouched. Raises if the vocabulary lacks
+    ``[EOS]`` at id 1, since then it is not a SimpleStories-style tokenizer.
+    """
+    raw = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    if raw.token_to_id(EOS_TOKEN) != EOS_ID:
+        raise TokenizerMismatchError(
+            f"tokenizer {tokenizer.name_or_path!r} has {EOS_TOKEN} at id "
+            f"{raw.token_to_id(EOS_TOKEN)}, expected {EOS_ID}: not a SimpleStories-style tokenizer"
+        )
+    state = json.loads(raw.to_str())
+    state["post_processor"] = None
+    raw = Tokenizer.from_str(json.dumps(state))
+    fixed = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        unk_token=UNK_TOKEN,
+        eos_token=EOS_TOKEN,
+        bos_token=EOS_TOKEN,
+        pad_token=UNK_TOKEN,
+        padding_side="right",
+    )
+    fixed.name_or_path = tokenizer.name_or_path
+    return fixed
+
+
+def check_vocab(tokenizer: PreTrainedTokenizerFast, d_vocab: int, where: str = "") -> None:
+    """Raise unless the tokenizer's vocabulary has exactly the model's ``d_vocab`` entries."""
+    n = len(tokenizer)
+    if n != d_vocab:
+        raise TokenizerMismatchError(
+            f"tokenizer{' of ' + where if where else ''} has {n} tokens but the model's "
+            f"embedding has d_vocab={d_vocab}: they were not trained together. Use the "
+            "tokenizer saved with the model (tokenizer.json in its directory)."
+        )
