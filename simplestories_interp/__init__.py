@@ -13,7 +13,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from simplestories_interp import errors, zoo
-from simplestories_interp.zoo import ModelSpec, get_spec
+from simplestories_interp.zoo import DEFAULT_MODEL, ModelSpec, get_spec
 
 __version__ = "0.1.0"
 
@@ -25,6 +25,13 @@ _LAZY = {
     "load_tokenizer": "tokenizer",
     "train_tokenizer": "tokenizer",
     "fix_tokenizer": "tokenizer",
+    "train": "training.trainer",
+    "TrainConfig": "training.config",
+    "load_config": "training.config",
+    "eval_loss": "training.evaluate",
+    "generate_stories": "data.synthetic",
+    "iter_stories": "data.sources",
+    "pack": "data.packing",
     "tokenizer": None,
     "convert": None,
     "checkpoint": None,
@@ -33,14 +40,21 @@ _LAZY = {
 }
 
 __all__ = [
-    "ModelSpec", "build_model", "checkpoint", "convert", "errors", "fix_tokenizer", "generate",
+    "DEFAULT_MODEL", "ModelSpec", "TrainConfig", "build_model", "eval_loss", "generate_stories",
+    "iter_stories", "load_config", "pack", "train", "checkpoint", "convert", "errors", "fix_tokenizer", "generate",
     "get_spec", "hub", "load_model", "load_tokenizer", "loading", "tokenizer", "train_tokenizer", "zoo",
 ]
 
 if TYPE_CHECKING:
+    from simplestories_interp.data.packing import pack
+    from simplestories_interp.data.sources import iter_stories
+    from simplestories_interp.data.synthetic import generate_stories
     from simplestories_interp.loading import build_model, load_model
     from simplestories_interp.sampling import generate
     from simplestories_interp.tokenizer import fix_tokenizer, load_tokenizer, train_tokenizer
+    from simplestories_interp.training.config import TrainConfig, load_config
+    from simplestories_interp.training.evaluate import eval_loss
+    from simplestories_interp.training.trainer import train
 
 
 def __getattr__(name: str):

@@ -204,7 +204,7 @@ def _atomic_dir(target: Path):
 
 
 def save_native(model, directory: str | Path, *, spec: ModelSpec | None = None,
-                tokenizer=None, card: str | None = None) -> Path:
+                tokenizer=None, card: str | None = None, training: dict | None = None) -> Path:
     """Write a HookedTransformer's parameters in the native format (atomically).
 
     ``spec`` and ``tokenizer`` default to the ones ``load_model``/``build_model`` attached.
@@ -217,17 +217,24 @@ def save_native(model, directory: str | Path, *, spec: ModelSpec | None = None,
     save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
     spec_dict = {k: v for k, v in dataclasses.asdict(spec).items() if k != "extra"}
     (tmp / NATIVE_CONFIG).write_text(json.dumps({**spec_dict, "format": "ssi-native-v1"}, indent=2))
+    if training is not None:
+        (tmp / TRAINING_CONFIG).write_text(json.dumps({**training, "n_ctx": spec.n_ctx}, indent=2, default=str))
     _write_extras(tmp, tokenizer, card)
     return commit()
 
 
 def save_hf(hf_state: dict[str, Tensor], spec: ModelSpec, directory: str | Path,
-            tokenizer=None, card: str | None = None) -> Path:
+            tokenizer=None, card: str | None = None, training: dict | None = None) -> Path:
     """Write HF Llama weights + config (loadable by ``AutoModelForCausalLM``), atomically.
 
     ``max_position_embeddings`` is set to the true n_ctx, which ``training_config.json``
     records too so that our loader never guesses.
     """
+    if spec.normalization != "rms":
+        raise CheckpointMismatchError(
+            f"{spec.name!r} has no normalisation layers, which HF Llama cannot express: "
+            "save it in the native format (ssi.checkpoint.save_native)"
+        )
     tmp, commit = _atomic_dir(Path(directory))
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in hf_state.items()
                if k != "lm_head.weight"}  # tied: HF re-creates lm_head from the embedding
@@ -244,7 +251,8 @@ def save_hf(hf_state: dict[str, Tensor], spec: ModelSpec, directory: str | Path,
         "torch_dtype": "float32",
     }
     (tmp / HF_CONFIG).write_text(json.dumps(config, indent=2))
-    (tmp / TRAINING_CONFIG).write_text(json.dumps({"n_ctx": spec.n_ctx, "name": spec.name}, indent=2))
+    training = {**(training or {}), "n_ctx": spec.n_ctx, "name": spec.name}
+    (tmp / TRAINING_CONFIG).write_text(json.dumps(training, indent=2, default=str))
     _write_extras(tmp, tokenizer, card)
     return commit()
 

@@ -9,16 +9,17 @@ subcommands that need them, so ``ssi zoo`` is instant.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from simple_parsing import ArgumentParser, DashVariant, field
-
 from simplestories_interp import zoo
+from simplestories_interp.cli_args import add_dataclass_args, given, positional
 from simplestories_interp.errors import SSIError
 
 
@@ -34,7 +35,7 @@ class ZooArgs:
 class InfoArgs:
     """Show one zoo entry in full."""
 
-    name: str = field(positional=True)
+    name: str = positional()
     """Zoo name, e.g. SimpleStories-5M or SimpleStories-1.25M-ctx128-noLN."""
 
 
@@ -42,8 +43,8 @@ class InfoArgs:
 class GenerateArgs:
     """Sample a continuation from any loadable model."""
 
-    model: str = field(positional=True)
-    """Zoo name, local model directory or Hugging Face repo id."""
+    model: str = positional(default=zoo.DEFAULT_MODEL)
+    """Zoo name, local model directory or Hugging Face repo id (default: the shipped default model)."""
     prompt: str = "Once upon a time"
     """Text to continue."""
     max_new_tokens: int = 60
@@ -111,31 +112,116 @@ def run_generate(args: GenerateArgs) -> None:
                    temperature=args.temperature, seed=args.seed))
 
 
+@dataclass
+class TrainArgs:
+    """Train a model (options override the YAML file given with --config)."""
+
+    config: str | None = None
+    """YAML file with TrainConfig keys."""
+    resume: bool = False
+    """Continue the run in --out from its last checkpoint."""
+
+
+def run_train(args: TrainArgs, ns: argparse.Namespace) -> None:
+    from simplestories_interp.training.config import TrainConfig, load_config
+    from simplestories_interp.training.trainer import train
+
+    cfg = load_config(args.config, **given(ns, TrainConfig))
+    out = train(cfg, resume=args.resume, command="ssi " + " ".join(sys.argv[1:]))
+    print(f"model written to {out}")
+
+
+@dataclass
+class SynthArgs:
+    """Write the built-in synthetic corpus as JSON-lines shards."""
+
+    out: str = positional(default="data/synthetic")
+    """Output directory."""
+    n_stories: int = 10000
+    """Stories to write."""
+    seed: int = 0
+    """Corpus seed (story i of seed s is always the same)."""
+    shard_size: int = 10000
+    """Stories per shard file."""
+
+    def __post_init__(self) -> None:
+        if self.n_stories < 1 or self.shard_size < 1:
+            raise ValueError("--n-stories and --shard-size must be positive")
+
+
+def run_synth(args: SynthArgs) -> None:
+    from simplestories_interp.data.synthetic import write_shards
+
+    paths = write_shards(args.n_stories, args.seed, args.out, args.shard_size)
+    print(f"wrote {args.n_stories} stories in {len(paths)} shard(s) to {args.out}")
+
+
+@dataclass
+class StatsArgs:
+    """Measure the diversity of the synthetic corpus."""
+
+    n_stories: int = 100000
+    """Stories to generate and measure."""
+    seed: int = 0
+    """Corpus seed."""
+    json: bool = False
+    """Print JSON instead of text."""
+
+
+def run_stats(args: StatsArgs) -> None:
+    from simplestories_interp.data.diversity import diversity_report
+
+    report = diversity_report(args.n_stories, args.seed)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    for key, value in report.items():
+        print(f"{key}: {value}")
+
+
 COMMANDS: dict[str, tuple[type, Callable]] = {
     "zoo": (ZooArgs, run_zoo),
     "info": (InfoArgs, run_info),
     "generate": (GenerateArgs, run_generate),
+    "train": (TrainArgs, run_train),
+    "data synth": (SynthArgs, run_synth),
+    "data stats": (StatsArgs, run_stats),
 }
 
 
-def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="ssi", description="SimpleStories interpretability toolkit.",
-                            add_option_string_dash_variants=DashVariant.DASH)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ssi", description="SimpleStories interpretability toolkit.")
     parser.add_argument("--traceback", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction] = {}
     for name, (config, _) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=(config.__doc__ or "").strip(), description=config.__doc__,
-                             add_option_string_dash_variants=DashVariant.DASH)
-        cmd.add_arguments(config, dest="args")
+        *group, leaf = name.split(" ")
+        where = sub
+        if group:
+            if group[0] not in groups:
+                holder = sub.add_parser(group[0], help=f"{group[0]} commands")
+                groups[group[0]] = holder.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+            where = groups[group[0]]
+        doc = (config.__doc__ or "").strip()
+        cmd = where.add_parser(leaf, help=doc, description=doc)
+        cmd.set_defaults(_command=name)
+        add_dataclass_args(cmd, config)
+        if name == "train":
+            from simplestories_interp.training.config import TrainConfig
+
+            add_dataclass_args(cmd, TrainConfig)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     show_tb = "--traceback" in argv or os.environ.get("SSI_TRACEBACK") == "1"
+    warnings.formatwarning = lambda msg, *a, **k: f"ssi: warning: {msg}\n"
     try:
         ns = build_parser().parse_args(argv)
-        COMMANDS[ns.command][1](ns.args)
+        config, run = COMMANDS[ns._command]
+        args = config(**given(ns, config))
+        run(args, ns) if run is run_train else run(args)
     except (SSIError, ValueError) as exc:
         if show_tb:
             raise

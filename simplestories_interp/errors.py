@@ -92,3 +92,11 @@ class HubOfflineError(SSIError, ConnectionError):
 
 class InvalidArgumentError(SSIError, ValueError):
     """An argument outside its allowed values (n_ctx, dtype, device, temperature, ...)."""
+
+
+class DataError(SSIError, ValueError):
+    """Story data that cannot be read or used (empty, not UTF-8, wrong columns)."""
+
+
+class ConfigError(SSIError, ValueError):
+    """A training or job configuration with unknown keys or invalid values."""

@@ -61,13 +61,14 @@ def _recipe_tokenizer(append_eos: bool) -> Tokenizer:
 
 def train_tokenizer(
     texts: Iterable[str], vocab_size: int = 4096, *, append_eos: bool = True,
-    show_progress: bool = False,
+    show_progress: bool = False, pad_vocab: bool = True,
 ) -> PreTrainedTokenizerFast:
     """Train a tokenizer with the SimpleStories recipe on any iterable of texts.
 
     ``append_eos=True`` reproduces the hub files exactly (post-processor included), so that
     what we save behaves like an official tokenizer everywhere; :func:`fix_tokenizer` is
-    applied when a model is loaded.
+    applied when a model is loaded. With ``pad_vocab`` (default) a corpus too small to fill
+    ``vocab_size`` gets ``[unusedN]`` tokens, so the size is always exactly ``vocab_size``.
     """
     if vocab_size < 3:
         raise InvalidArgumentError(f"vocab_size must be at least 3 (two special tokens), got {vocab_size}")
@@ -77,6 +78,11 @@ def train_tokenizer(
         show_progress=show_progress,
     )
     tok.train_from_iterator((_clean_text(t) for t in texts), trainer=trainer)
+    if pad_vocab and tok.get_vocab_size() < vocab_size:
+        # A small corpus runs out of merges before vocab_size; reserve the rest (as BERT's
+        # [unused] tokens) so the embedding keeps the architecture's exact d_vocab.
+        n = vocab_size - tok.get_vocab_size()
+        tok.add_special_tokens([f"[unused{i}]" for i in range(n)])
     if append_eos:
         tok.post_processor = _recipe_tokenizer(append_eos=True).post_processor
     return wrap(tok)

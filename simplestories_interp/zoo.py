@@ -64,6 +64,8 @@ class ModelSpec:
     """SimpleStories generation the architecture belongs to."""
     size: str = ""
     """Size label of the base architecture (``"1.25M"``, ``"5M"``, ...)."""
+    base: str = ""
+    """Name of the entry this one is a variant of (itself for base entries)."""
     hub_id: str | None = None
     """Hugging Face repo holding the weights, if any."""
     description: str = ""
@@ -107,7 +109,7 @@ class ModelSpec:
         """The spec of a context-length and/or normalisation variant of this entry."""
         n_ctx = self.n_ctx if n_ctx is None else n_ctx
         normalization = normalization or self.normalization
-        base = _base_name(self.generation, self.size) if self.size else self.name
+        base = self.base or self.name
         name = base + (f"-ctx{n_ctx}" if n_ctx != 512 else "")
         name += "-noLN" if normalization == "none" else ""
         is_base = name == base
@@ -116,6 +118,7 @@ class ModelSpec:
             name=name,
             n_ctx=n_ctx,
             normalization=normalization,
+            base=base,
             hub_id=self.hub_id if is_base else None,
             description=self.description if is_base else _variant_description(n_ctx, normalization),
         )
@@ -164,13 +167,31 @@ def _base_specs() -> dict[str, ModelSpec]:
                 d_vocab=d_vocab,
                 generation=generation,  # type: ignore[arg-type]
                 size=size,
+                base=name,
                 hub_id=f"{_HUB_ORG}/{name}",
                 description=f"SimpleStories {generation} {size}, trained on SimpleStories",
             )
     return specs
 
 
-_REGISTRY: dict[str, ModelSpec] = _base_specs()
+def _synth_specs() -> dict[str, ModelSpec]:
+    """The embedded default family: trained here on the built-in synthetic corpus, shipped in
+    models/. Same architectures as SimpleStories (plus a 1-layer model for head studies)."""
+    base = _base_specs()["SimpleStories-1.25M"]
+    desc = "trained offline on the built-in synthetic corpus; shipped in models/"
+    small = dataclasses.replace(base, name="SynthStories-1.25M", base="SynthStories-1.25M",
+                                hub_id=None, description=desc)
+    one_layer = ModelSpec(
+        name="SynthStories-1L", base="SynthStories-1L", n_layers=1, d_model=256, n_heads=8,
+        d_head=32, n_key_value_heads=8, d_mlp=_d_mlp(256), d_vocab=4096, size="1L",
+        description="1 layer, 8 heads (for the TinyStories head figures); " + desc,
+    )
+    return {s.name: s for s in (small, one_layer)}
+
+
+_REGISTRY: dict[str, ModelSpec] = {**_base_specs(), **_synth_specs()}
+#: The model every command uses when none is named: runs offline on a fresh machine.
+DEFAULT_MODEL = "SynthStories-1.25M"
 _VARIANT_RE = re.compile(r"^(?P<base>.+?)(?:-ctx(?P<ctx>\d+))?(?P<noln>-noLN)?$")
 
 

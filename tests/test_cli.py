@@ -64,3 +64,44 @@ def test_console_script_exit_code():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and out.stderr.startswith("ssi: error: unknown model")
     assert "Traceback" not in out.stderr
+
+
+def test_data_synth_and_stats(capsys, tmp_path):
+    code, out, _ = run(capsys, "data", "synth", str(tmp_path / "d"), "--n-stories", "12", "--shard-size", "5")
+    assert code == 0 and "12 stories in 3 shard(s)" in out
+    lines = (tmp_path / "d" / "train-00000-of-00003.jsonl").read_text().splitlines()
+    assert len(lines) == 5 and "annotations" in json.loads(lines[0])
+    code, out, _ = run(capsys, "data", "stats", "--n-stories", "300", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["duplicate_stories"] == 0 and report["stories"] == 300
+
+
+def test_train_cli_with_yaml_and_overrides(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSI_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("model: SynthStories-1.25M\nn_ctx: 32\nn_stories: 200\nvocab_size: 300\n"
+                   "batch_size: 4\nmax_steps: 50\ndevice: cpu\nsamples: [once]\n")
+    code, out, err = run(capsys, "train", "--config", str(cfg), "--max-steps", "3",
+                         "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert (tmp_path / "run" / "model" / "config.json").is_file()
+    assert "max_steps: 3" in (tmp_path / "run" / "config.yaml").read_text()
+    code, out, _ = run(capsys, "generate", str(tmp_path / "run" / "model"), "--max-new-tokens", "3")
+    assert code == 0 and out.startswith("once upon a time")
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", "--model", "SimpleStories-55M"], "Did you mean"),
+    (["train", "--batch-size", "10", "--micro-batch-size", "3"], "multiple of micro_batch_size"),
+    (["train", "--data", "/no/such/file.txt", "--out", "/tmp/ssi-never"], "does not exist"),
+])
+def test_train_bad_input(capsys, argv, needle):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_misspelled_yaml_key(capsys, tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("batchsize: 8\n")
+    code, _, err = run(capsys, "train", "--config", str(cfg))
+    assert code == 2 and "unknown config key 'batchsize'" in err and "batch_size" in err

@@ -40,8 +40,12 @@ def test_norm_free_spec_cannot_be_written_as_hf(tiny_spec):
     spec = replace(tiny_spec, normalization="none")
     tl = hf_to_tl({k: v for k, v in _hf_state(tiny_spec).items() if "norm" not in k}, spec)
     assert not any(k.endswith("ln1.w") for k in tl)
+    from simplestories_interp.checkpoint import save_hf
+
+    hf = tl_to_hf(tl, spec)
+    assert not any("norm" in k for k in hf)
     with pytest.raises(CheckpointMismatchError, match="native"):
-        tl_to_hf(tl, spec)
+        save_hf(hf, spec, "/tmp/never-written")
 
 
 def test_nonzero_bias_refuses_export(tiny_spec):

@@ -37,7 +37,8 @@ def test_architectures_and_hub_ids():
     assert spec.hub_id == "SimpleStories/SimpleStories-5M"
     v2 = zoo.get_spec("SimpleStories-V2-35M")
     assert v2.d_vocab == 4019 and v2.hub_id == "SimpleStories/SimpleStories-V2-35M"
-    assert len(zoo.names()) == 10
+    assert len([n for n in zoo.names() if n.startswith("SimpleStories")]) == 10
+    assert zoo.DEFAULT_MODEL in zoo.names()
 
 
 def test_variants_resolve_by_name():

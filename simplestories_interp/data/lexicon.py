@@ -105,10 +105,8 @@ FOODS = _words("cookies soup pancakes apples bread pie berries sandwiches muffin
 GAMES = _words("tag|hide and seek|catch|jump rope|hopscotch|marbles|a treasure hunt|a race|a guessing game")
 THINGS_TO_MAKE = _words("a kite|a cake|a birdhouse|a painting|a sandcastle|a card|a boat|a necklace|a snowman|a tower of blocks|a puppet")
 
-THEMES = _words("""friendship courage kindness honesty sharing perseverance curiosity teamwork
-    patience forgiveness helping|others family imagination responsibility""")
 STYLES = _words("simple playful descriptive dialogue-heavy calm adventurous humorous")
-MORALS = {
+MORALS = {  # theme -> moral; the keys are the corpus's themes
     "friendship": "Good friends make every day brighter",
     "courage": "Being brave does not mean you are never scared",
     "kindness": "A little kindness can go a long way",
@@ -220,3 +218,4 @@ VERBS["move"] += _words("wobbled sprinted staggered drifted glided plodded saunt
 VERBS["play"] += _words("hollered yodeled snickered beamed cartwheeled somersaulted")
 VERBS["handle"] += _words("grabbed squeezed patted tapped rubbed scrubbed fetched borrowed")
 VERBS["look"] += _words("squinted gazed watched spotted noticed")
+THEMES = tuple(MORALS)

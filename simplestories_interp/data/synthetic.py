@@ -6,7 +6,7 @@ English from eight narrative arcs (:mod:`.arcs`), with named characters and agre
 pronouns, dialogue, places, objects, a problem and its resolution, endings and morals, in
 1 to 9 paragraphs. Each story carries SimpleStories-style labels (``theme``, ``topic``,
 ``style``, ``feature``, ``num_paragraphs``, ``word_count``, ...) and word-level annotations
-(``[start, end, role, entity]`` character spans, roles listed in :mod:`.writer`) that serve as
+(``{start, end, role, entity}`` character spans, roles listed in :mod:`.writer`) that serve as
 ground truth for neurons, SAE features and attention heads.
 
 Story ``i`` of seed ``s`` depends only on ``(s, i)``, so shards can be generated in any order.
@@ -14,9 +14,14 @@ Story ``i`` of seed ``s`` depends only on ``(s, i)``, so shards can be generated
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 from collections.abc import Iterator
+from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from simplestories_interp.data import lexicon as lx
 from simplestories_interp.data.arcs import ARCS, ENDINGS, FRIEND_INTRO, INTRO_HERO, Arc
@@ -144,7 +149,7 @@ def _record(w: Writer, seed, index, arc, theme, style, features, n_paragraphs) -
         "initial_letter": text[0].lower(),
         "generation_id": f"{seed}-{index}",
         "model": GENERATOR_ID,
-        "annotations": [s.as_list() for s in sorted(w.spans, key=lambda s: (s.start, s.end))],
+        "annotations": [s.as_dict() for s in sorted(w.spans, key=lambda s: (s.start, s.end))],
     }
 
 
@@ -152,3 +157,29 @@ def generate_stories(n: int, seed: int = 0, start: int = 0) -> Iterator[dict]:
     """Stories ``start .. start + n - 1`` of the corpus with this seed."""
     for i in range(start, start + n):
         yield generate_story(seed, i)
+
+
+def write_shards(n_stories: int, seed: int, out: str | Path, shard_size: int = 10_000,
+                 progress: bool = True) -> list[Path]:
+    """Write stories as JSON-lines shards that ``datasets.load_dataset("json", ...)`` reads.
+
+    Each shard is written under a temporary name and renamed when complete.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    n_shards = max(1, -(-n_stories // shard_size))
+    paths = []
+    bar = tqdm(total=n_stories, disable=not progress, desc="writing stories", unit=" stories")
+    for shard in range(n_shards):
+        start = shard * shard_size
+        count = min(shard_size, n_stories - start)
+        path = out / f"train-{shard:05d}-of-{n_shards:05d}.jsonl"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            for record in generate_stories(count, seed=seed, start=start):
+                f.write(json.dumps(record) + "\n")
+        os.replace(tmp, path)
+        paths.append(path)
+        bar.update(count)
+    bar.close()
+    return paths

@@ -62,8 +62,8 @@ class Span:
     role: str
     entity: str | None = None
 
-    def as_list(self) -> list:
-        return [self.start, self.end, self.role, self.entity]
+    def as_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "role": self.role, "entity": self.entity}
 
 
 @dataclass

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Reproduces the models shipped in models/ (about 80 minutes on 2 CPU cores).
+# Each model's README.md records the exact command that made it; this script runs them in
+# order: the default model first, whose tokenizer the others share.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SSI="${SSI:-.venv/bin/ssi}"
+export LD_PRELOAD="${LD_PRELOAD:-$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 2>/dev/null || true)}"
+common=(--n-stories 200000 --lr 3e-3 --eval-every 50 --eval-batches 16 --checkpoint-every 100 --log-every 10 --bf16)
+
+build() {  # build NAME ARGS...: train into runs/NAME (resuming if interrupted), copy to models/NAME
+  local name=$1; shift
+  [ -d "models/$name" ] && return
+  if [ ! -d "runs/$name/model" ]; then
+    local resume=(); [ -d "runs/$name/checkpoints" ] && resume=(--resume)
+    $SSI train "$@" --out "runs/$name" "${common[@]}" "${resume[@]}"
+  fi
+  cp -r "runs/$name/model" "models/$name"
+}
+
+build SynthStories-1.25M --model SynthStories-1.25M --max-steps 1250 --batch-size 32 \
+  --micro-batch-size 16 --warmup-steps 100
+build SynthStories-1.25M-ctx128 --model SynthStories-1.25M --n-ctx 128 --tokenizer SynthStories-1.25M \
+  --max-steps 600 --batch-size 128 --micro-batch-size 64 --warmup-steps 60
+build SynthStories-1.25M-ctx64 --model SynthStories-1.25M --n-ctx 64 --tokenizer SynthStories-1.25M \
+  --max-steps 600 --batch-size 256 --micro-batch-size 128 --warmup-steps 60
+build SynthStories-1L --model SynthStories-1L --tokenizer SynthStories-1.25M \
+  --max-steps 600 --batch-size 32 --micro-batch-size 16 --warmup-steps 60

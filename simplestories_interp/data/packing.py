@@ -1,0 +1,164 @@
+"""Tokenise stories and pack them into fixed-length rows on disk, as SimpleStories does.
+
+Stories are joined with ``[EOS]`` (each story follows one, so ``[EOS]`` doubles as BOS), the
+stream is cut into rows of ``n_ctx`` tokens with no padding, and the rows are written to a
+``uint16`` memory map. ``[UNK]`` tokens are counted and reported (the public SimpleStories
+code drops them silently; we keep them, so the count is the truth).
+
+A packed set lives in one directory keyed by a hash of (source, limit, tokenizer, n_ctx,
+val_fraction) under the cache folder (``$SSI_CACHE_DIR`` or ``~/.cache/simplestories_interp``)
+and is reused when asked again. It is written to a temporary directory and renamed, so an
+interrupted run never leaves a half-written set behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from simplestories_interp.data.sources import iter_stories
+from simplestories_interp.errors import DataError
+from simplestories_interp.tokenizer import EOS_ID, UNK_ID
+
+TOKENS_FILE, META_FILE = "{split}.bin", "meta.json"
+
+
+@dataclass
+class PackedMeta:
+    source: str
+    n_ctx: int
+    d_vocab: int
+    n_stories: int
+    rows: dict
+    """Rows per split (``train``, ``val``)."""
+    tokens: int
+    unk_tokens: int
+    tokenizer_sha: str
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("SSI_CACHE_DIR") or Path.home() / ".cache" / "simplestories_interp")
+
+
+def _tokenizer_sha(tokenizer) -> str:
+    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
+
+
+def pack_key(source: str, limit: int | None, tokenizer, n_ctx: int, val_fraction: float) -> str:
+    blob = json.dumps([source, limit, _tokenizer_sha(tokenizer), n_ctx, val_fraction])
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def token_stream(stories: Iterable[str], tokenizer, batch: int = 512) -> Iterator[list[int]]:
+    """Per story: ``[EOS]`` followed by its tokens (the fixed tokenizer adds nothing itself)."""
+    raw = tokenizer.backend_tokenizer
+    buffer: list[str] = []
+    for story in stories:
+        buffer.append(story)
+        if len(buffer) == batch:
+            yield from ([EOS_ID, *e.ids] for e in raw.encode_batch(buffer, add_special_tokens=False))
+            buffer = []
+    if buffer:
+        yield from ([EOS_ID, *e.ids] for e in raw.encode_batch(buffer, add_special_tokens=False))
+
+
+class _RowWriter:
+    """Appends tokens and writes complete rows of n_ctx to a uint16 file."""
+
+    def __init__(self, path: Path, n_ctx: int):
+        self.file, self.n_ctx, self.pending, self.rows = open(path, "wb"), n_ctx, [], 0
+
+    def add(self, ids: list[int]) -> None:
+        self.pending.extend(ids)
+        full = len(self.pending) // self.n_ctx
+        if full:
+            chunk = np.asarray(self.pending[: full * self.n_ctx], dtype=np.uint16)
+            chunk.tofile(self.file)
+            self.pending = self.pending[full * self.n_ctx:]
+            self.rows += full
+
+    def close(self) -> int:
+        self.file.close()
+        return self.rows
+
+
+def pack(source: str, tokenizer, n_ctx: int, *, limit: int | None = None,
+         val_fraction: float = 0.01, out: Path | None = None, progress: bool = True) -> Path:
+    """Pack ``limit`` stories of ``source`` into train/val rows; return the directory.
+
+    The last ``val_fraction`` of the stories (at least one) form the held-out split.
+    Reuses a finished directory with the same key.
+    """
+    if n_ctx < 2:
+        raise DataError(f"n_ctx must be at least 2, got {n_ctx}")
+    if len(tokenizer) > 65536:
+        raise DataError(f"vocabulary of {len(tokenizer)} tokens does not fit uint16 rows")
+    if limit is None and source.split(":")[0] == "synthetic":
+        raise DataError("the synthetic corpus is endless: give the number of stories (--n-stories)")
+    out = out or cache_root() / "packed" / pack_key(source, limit, tokenizer, n_ctx, val_fraction)
+    if (out / META_FILE).is_file():
+        return out
+    stories = list(tqdm(iter_stories(source, limit=limit), desc="reading stories",
+                        disable=not progress, unit=" stories"))
+    if not stories:
+        raise DataError(f"story source {source!r} yielded no stories; check the path or format")
+    n_val = max(1, round(len(stories) * val_fraction)) if len(stories) > 1 and val_fraction > 0 else 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".pack.", dir=out.parent))
+    try:
+        meta = _write_splits(stories, n_val, tokenizer, n_ctx, tmp, progress)
+        meta.source = source
+        if meta.rows["train"] == 0:
+            raise DataError(
+                f"{len(stories) - n_val} stories make {meta.tokens} tokens, fewer than one row of "
+                f"n_ctx={n_ctx}: use more stories or a shorter context"
+            )
+        (tmp / META_FILE).write_text(json.dumps(asdict(meta), indent=2))
+        os.replace(tmp, out) if not out.exists() else shutil.rmtree(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _write_splits(stories, n_val, tokenizer, n_ctx, directory: Path, progress) -> PackedMeta:
+    splits = {"train": stories[: len(stories) - n_val], "val": stories[len(stories) - n_val:]}
+    rows, tokens, unk = {}, 0, 0
+    for split, subset in splits.items():
+        writer = _RowWriter(directory / TOKENS_FILE.format(split=split), n_ctx)
+        for ids in tqdm(token_stream(subset, tokenizer), total=len(subset), disable=not progress,
+                        desc=f"tokenising {split}", unit=" stories"):
+            writer.add(ids)
+            tokens += len(ids)
+            unk += ids.count(UNK_ID)
+        rows[split] = writer.close()
+    return PackedMeta("", n_ctx, len(tokenizer), len(stories), rows, tokens, unk, _tokenizer_sha(tokenizer))
+
+
+def pack_rows(stories: Iterable[str], tokenizer, n_ctx: int) -> np.ndarray:
+    """Pack stories in memory, as :func:`pack` does on disk (for evaluation on fresh text)."""
+    stream = [t for ids in token_stream(stories, tokenizer) for t in ids]
+    n = len(stream) // n_ctx
+    return np.asarray(stream[: n * n_ctx], dtype=np.int64).reshape(n, n_ctx)
+
+
+def load_rows(directory: Path, split: str = "train") -> np.ndarray:
+    """The packed rows of a split as a read-only ``[rows, n_ctx]`` uint16 memory map."""
+    meta = read_meta(directory)
+    n = meta.rows[split]
+    if n == 0:
+        return np.zeros((0, meta.n_ctx), dtype=np.uint16)
+    return np.memmap(directory / TOKENS_FILE.format(split=split), dtype=np.uint16, mode="r",
+                     shape=(n, meta.n_ctx))
+
+
+def read_meta(directory: Path) -> PackedMeta:
+    return PackedMeta(**json.loads((Path(directory) / META_FILE).read_text()))

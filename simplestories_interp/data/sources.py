@@ -1,0 +1,146 @@
+"""Story sources: where training and analysis text comes from.
+
+A source is named by one string, so the CLI and configs can carry it:
+
+* ``synthetic`` (or ``synthetic:SEED``): the built-in corpus of :mod:`.synthetic`;
+* ``hub`` or ``hub:REPO`` (default ``SimpleStories/SimpleStories``): streamed with ``datasets``;
+* a path: a ``.txt`` file (stories separated by a line such as ``<|endoftext|>``, else by
+  blank lines), ``.jsonl`` or ``.parquet`` (a ``story`` or ``text`` column), or a directory of
+  such files (e.g. the shards ``ssi data synth`` writes).
+
+Every story is cleaned as the SimpleStories recipe does (curly quotes and dashes to ASCII).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+
+from simplestories_interp.errors import DataError, HubOfflineError, MissingDirectoryError
+from simplestories_interp.tokenizer import _clean_text
+
+HUB_DATASET = "SimpleStories/SimpleStories"
+SEPARATOR = re.compile(r"^\s*(<\|endoftext\|>|\[EOS\]|-{3,}|={3,})\s*$", re.MULTILINE)
+_SUFFIXES = (".txt", ".jsonl", ".parquet")
+
+
+def iter_stories(source: str, *, limit: int | None = None, split: str = "train",
+                 start: int = 0) -> Iterator[str]:
+    """Stories (cleaned strings) from a source string; see the module docstring."""
+    return islice(_raw(source, split, start), limit)
+
+
+def iter_records(source: str, *, limit: int | None = None, start: int = 0) -> Iterator[dict]:
+    """Records with labels and annotations (synthetic sources and jsonl shards only)."""
+    if source.split(":")[0] == "synthetic":
+        from simplestories_interp.data.synthetic import generate_stories
+
+        seed = int(source.split(":")[1]) if ":" in source else 0
+        return islice(generate_stories(limit or 10**12, seed=seed, start=start), limit)
+    return islice((r for f in _files(Path(source)) for r in _jsonl(f)), start, None if limit is None else start + limit)
+
+
+def _raw(source: str, split: str, start: int) -> Iterator[str]:
+    kind, _, arg = source.partition(":")
+    if kind == "synthetic":
+        from simplestories_interp.data.synthetic import generate_stories
+
+        seed = int(arg) if arg else 0
+        return (r["story"] for r in generate_stories(10**12, seed=seed, start=start))
+    if kind == "hub":
+        return islice(_hub(arg or HUB_DATASET, split), start, None)
+    return islice((_clean_text(s) for f in _files(Path(source)) for s in _read(f)), start, None)
+
+
+def _files(path: Path) -> list[Path]:
+    if not path.exists():
+        raise MissingDirectoryError(
+            f"story source {str(path)!r} does not exist; use a .txt/.jsonl/.parquet file, a "
+            "directory of them, 'synthetic' (the built-in corpus) or 'hub'"
+        )
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES)
+    if not files:
+        raise DataError(f"directory {str(path)!r} holds no {'/'.join(_SUFFIXES)} files")
+    return files
+
+
+def _read(path: Path) -> Iterator[str]:
+    if path.suffix == ".jsonl":
+        return (_story_field(r, path) for r in _jsonl(path))
+    if path.suffix == ".parquet":
+        return _parquet(path)
+    if path.suffix == ".txt":
+        return _txt(path)
+    raise DataError(f"unsupported story file {str(path)!r}: use .txt, .jsonl or .parquet")
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                        "convert it with `iconv -t utf-8`") from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
+
+
+def _txt(path: Path) -> Iterator[str]:
+    text = _text(path)
+    parts = SEPARATOR.split(text) if SEPARATOR.search(text) else re.split(r"\n\s*\n", text)
+    return (p.strip() for p in parts if p.strip() and not SEPARATOR.fullmatch(p.strip()))
+
+
+def _jsonl(path: Path) -> Iterator[dict]:
+    for n, line in enumerate(_text(path).splitlines(), 1):
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{str(path)!r} line {n} is not JSON: {exc.msg}") from exc
+
+
+def _story_field(record: dict, path: Path) -> str:
+    for key in ("story", "text"):
+        if isinstance(record.get(key), str):
+            return record[key]
+    raise DataError(f"{str(path)!r}: records need a 'story' or 'text' field, got keys {sorted(record)}")
+
+
+def _parquet(path: Path) -> Iterator[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid and friends
+        raise DataError(f"cannot read parquet {str(path)!r}: {exc}") from exc
+    column = next((c for c in ("story", "text") if c in table.schema_arrow.names), None)
+    if column is None:
+        raise DataError(f"{str(path)!r} has no 'story' or 'text' column: {table.schema_arrow.names}")
+    for batch in table.iter_batches(columns=[column]):
+        yield from (s for s in batch.column(0).to_pylist() if s)
+
+
+def _hub(repo: str, split: str) -> Iterator[str]:
+    from simplestories_interp.hub import is_offline
+
+    if is_offline():
+        raise HubOfflineError(
+            f"the hub data set {repo!r} cannot be streamed offline (HF_HUB_OFFLINE is set). Use the "
+            "built-in corpus instead: --data synthetic"
+        )
+    import datasets
+
+    try:
+        stream = datasets.load_dataset(repo, split=split, streaming=True)
+        for row in stream:
+            yield _clean_text(row["story"])
+    except (ConnectionError, OSError) as exc:
+        raise HubOfflineError(
+            f"cannot stream {repo!r} from the Hugging Face Hub ({type(exc).__name__}). Offline, "
+            "use the built-in corpus: --data synthetic"
+        ) from exc

@@ -1,0 +1,146 @@
+"""The training configuration: one typed dataclass, from YAML and/or CLI flags.
+
+Defaults are the SimpleStories recipe (AdamW 0.9/0.95, weight decay 0.1 on tensors with two
+or more dimensions, linear warm-up then cosine decay to 0.1 x lr, gradient clipping at 1.0,
+batch 64, seed 42). ``load_config`` reads a YAML file, applies overrides, and rejects
+misspelled keys with close matches, so a typo never silently trains the wrong thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from simplestories_interp.errors import ConfigError, did_you_mean
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; saved as ``config.yaml`` in the run directory."""
+
+    model: str = "SimpleStories-1.25M"
+    """Zoo name of the architecture (e.g. SimpleStories-5M, SynthStories-1L)."""
+    n_ctx: int | None = None
+    """Context length; default: the zoo entry's."""
+    normalization: Literal["rms", "none"] | None = None
+    """Override the entry's normalisation: rms or none (no norm layers)."""
+    data: str = "synthetic"
+    """Story source: synthetic[:SEED], hub[:REPO], or a .txt/.jsonl/.parquet file or folder."""
+    n_stories: int | None = 20000
+    """Stories to read from the source (required for the endless synthetic corpus)."""
+    val_fraction: float = 0.01
+    """Share of the stories held out for validation."""
+    init_from: str | None = None
+    """Model (zoo name or directory) whose weights start the run, to fine-tune instead of init."""
+    tokenizer: str | None = None
+    """Tokenizer directory or model directory; default: train one on the data by the recipe."""
+    vocab_size: int | None = None
+    """Vocabulary of a newly trained tokenizer; default: the architecture's d_vocab."""
+    out: str = "runs/model"
+    """Run directory: checkpoints, metrics.jsonl and the final model in OUT/model."""
+    batch_size: int = 64
+    """Global batch in rows (of n_ctx tokens) per optimiser step, across all processes."""
+    micro_batch_size: int | None = None
+    """Rows per forward pass; batch_size / (micro_batch_size * world size) steps are accumulated."""
+    max_steps: int = 1000
+    """Optimiser steps."""
+    lr: float = 1e-4
+    """Peak learning rate."""
+    min_lr_ratio: float = 0.1
+    """Cosine decay ends at lr * min_lr_ratio."""
+    warmup_steps: int = 600
+    """Linear warm-up steps (capped at a tenth of max_steps)."""
+    weight_decay: float = 0.1
+    """AdamW weight decay on tensors with >= 2 dims (embedding included)."""
+    beta1: float = 0.9
+    """AdamW beta1."""
+    beta2: float = 0.95
+    """AdamW beta2."""
+    grad_clip: float = 1.0
+    """Gradient norm clipping (0 disables)."""
+    seed: int = 42
+    """Seed for initialisation and data order."""
+    eval_every: int = 100
+    """Steps between validation losses."""
+    eval_batches: int = 8
+    """Micro-batches per validation loss."""
+    checkpoint_every: int = 200
+    """Steps between checkpoints (written atomically)."""
+    keep_checkpoints: int = 2
+    """Checkpoints kept on disk."""
+    log_every: int = 10
+    """Steps between metrics.jsonl records."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+    bf16: bool = False
+    """bfloat16 autocast for the forward pass."""
+    compile: bool = False
+    """torch.compile the model."""
+    threads: int | None = None
+    """CPU threads (default: torch's choice)."""
+    wandb: bool = False
+    """Log to Weights & Biases (off by default)."""
+    wandb_project: str = "simplestories_interp"
+    """W&B project name."""
+    samples: list[str] = field(default_factory=lambda: ["Once upon a time", "One day, a little girl named"])
+    """Prompts sampled for the model card."""
+
+    def __post_init__(self) -> None:
+        positive = ("batch_size", "max_steps", "eval_every", "eval_batches", "checkpoint_every", "log_every")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.n_ctx is not None and self.n_ctx < 2:
+            raise ValueError(f"n_ctx must be at least 2, got {self.n_ctx}")
+        if self.n_stories is not None and self.n_stories < 2:
+            raise ValueError(f"n_stories must be at least 2, got {self.n_stories}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.micro_batch_size is not None and (
+            self.micro_batch_size <= 0 or self.batch_size % self.micro_batch_size
+        ):
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
+                f"({self.micro_batch_size}) so that gradient accumulation divides it"
+            )
+        if self.normalization not in (None, "rms", "none"):
+            raise ValueError(f"normalization must be rms or none, got {self.normalization!r}")
+
+
+def _fields() -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
+    """A TrainConfig from a YAML file (optional) with keyword overrides on top."""
+    values: dict = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {str(path)!r} does not exist") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys to values")
+        values.update(loaded)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = _fields()
+    for key in values:
+        if key.replace("-", "_") not in known:
+            raise ConfigError(f"unknown config key {key!r}." + did_you_mean(key, known))
+    values = {k.replace("-", "_"): v for k, v in values.items()}
+    try:
+        return TrainConfig(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid training config: {exc}") from exc
+
+
+def save_config(config: TrainConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))

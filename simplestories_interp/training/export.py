@@ -1,0 +1,147 @@
+"""What a training run starts from and what it leaves behind.
+
+Before the loop: the architecture (:func:`resolve_spec`: a zoo entry plus n_ctx /
+normalisation overrides, or the model a fine-tune starts from) and the tokenizer
+(:func:`prepare_tokenizer`: given, inherited, or trained on the data by the recipe).
+After it: the model directory (:func:`export_model`: HF Llama format for RMS models, which
+``transformers`` loads too, native format for norm-free ones) with a model card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from simplestories_interp import zoo
+from simplestories_interp.checkpoint import load_weights, save_hf, save_native
+from simplestories_interp.convert import hf_to_tl, tl_to_hf
+from simplestories_interp.data.sources import iter_stories
+from simplestories_interp.errors import ConfigError
+from simplestories_interp.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+from simplestories_interp.training.config import TrainConfig
+from simplestories_interp.training.model import Llama, from_hf_state, to_hf_state
+from simplestories_interp.zoo import ModelSpec
+
+
+def resolve_spec(cfg: TrainConfig) -> tuple[ModelSpec, dict | None]:
+    """The architecture to train and, when fine-tuning, the starting weights (Llama names)."""
+    if cfg.init_from:
+        return _init_spec(cfg)
+    spec = zoo.get_spec(cfg.model)
+    return spec.variant(n_ctx=cfg.n_ctx, normalization=cfg.normalization), None
+
+
+def _init_spec(cfg: TrainConfig) -> tuple[ModelSpec, dict]:
+    from simplestories_interp.loading import read_spec, resolve
+
+    source = resolve(cfg.init_from)
+    base = read_spec(source)
+    if cfg.n_ctx and cfg.n_ctx > base.n_ctx:
+        raise ConfigError(
+            f"n_ctx {cfg.n_ctx} is above the n_ctx {base.n_ctx} that {cfg.init_from!r} was trained "
+            f"with; its position encoding never saw those positions. Use --n-ctx <= {base.n_ctx}."
+        )
+    weights = load_weights(source.directory)
+    if (source.directory / "ssi_config.json").is_file():
+        weights = tl_to_hf(weights, base)
+    spec = dataclasses.replace(base, n_ctx=cfg.n_ctx or base.n_ctx)
+    model = Llama(spec)
+    from_hf_state(model, weights)
+    return spec, model.state_dict()
+
+
+def prepare_tokenizer(cfg: TrainConfig, spec: ModelSpec, run: Path, d) -> object:
+    """The fixed tokenizer for this run; trains and saves one in RUN/tokenizer if needed."""
+    from simplestories_interp.loading import resolve
+
+    if cfg.tokenizer or cfg.init_from:
+        return load_tokenizer(resolve(cfg.tokenizer or cfg.init_from).directory)
+    target = run / "tokenizer"
+    if d.main and not (target / "tokenizer.json").is_file():
+        n_train = None if cfg.n_stories is None else cfg.n_stories - round(cfg.n_stories * cfg.val_fraction)
+        texts = iter_stories(cfg.data, limit=n_train)
+        save_tokenizer(train_tokenizer(texts, vocab_size=cfg.vocab_size or spec.d_vocab), target)
+    d.barrier()
+    return load_tokenizer(target)
+
+
+def export_model(raw: Llama, spec: ModelSpec, tokenizer, out: Path, cfg: TrainConfig, run: Path,
+                 command: str | None, meta) -> Path:
+    """Write the final model directory with its tokenizer and model card."""
+    hub_style = _hub_style_tokenizer(cfg, run, tokenizer)
+    records = _records(run)
+    training = {"config": dataclasses.asdict(cfg), "data": dataclasses.asdict(meta),
+                "final": {"train_loss": _last(records, "loss"), "val_loss": _last(records, "val_loss"),
+                          "steps": cfg.max_steps, "tokens": cfg.max_steps * cfg.batch_size * (spec.n_ctx - 1)},
+                "command": command}
+    hf_state = to_hf_state(raw)
+    if spec.normalization == "rms":
+        save_hf(hf_state, spec, out, tokenizer=hub_style, training=training)
+    else:
+        from simplestories_interp.loading import build_model
+
+        model = build_model(spec, hf_to_tl(hf_state, spec), tokenizer, device="cpu")
+        save_native(model, out, tokenizer=hub_style, training=training)
+    card = model_card(out, spec, cfg, run, command, meta)
+    (out / "README.md").write_text(card)
+    return out
+
+
+def _hub_style_tokenizer(cfg: TrainConfig, run: Path, fixed):
+    """Save the tokenizer as the hub files have it (with the [EOS]-appending post-processor)."""
+    from simplestories_interp.loading import resolve
+
+    given = cfg.tokenizer or cfg.init_from
+    source = resolve(given).directory if given else run / "tokenizer"
+    return load_tokenizer(source, fix=False) if (source / "tokenizer.json").is_file() else fixed
+
+
+def _records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
+
+
+def _last(records: list[dict], key: str):
+    return next((r[key] for r in reversed(records) if r.get(key) is not None), None)
+
+
+def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command: str | None, meta) -> str:
+    import simplestories_interp as ssi
+
+    records = _records(run)
+    model = ssi.load_model(out, device="cpu")
+    samples = [ssi.generate(model, p, max_new_tokens=60, temperature=0.7, seed=i)
+               for i, p in enumerate(cfg.samples)]
+    command = command or "ssi train " + shlex.join(sys.argv[1:])
+    tokens = cfg.max_steps * cfg.batch_size * (spec.n_ctx - 1)
+    fmt = "HF Llama (config.json)" if spec.normalization == "rms" else "native (ssi_config.json)"
+    lines = [
+        f"# {spec.name}",
+        "",
+        f"A {spec.n_params:,}-parameter Llama-style model trained with `simplestories_interp`.",
+        "",
+        "| | |", "|---|---|",
+        f"| architecture | {spec.n_layers} layers, d_model {spec.d_model}, {spec.n_heads} heads "
+        f"(d_head {spec.d_head}, {spec.n_key_value_heads} KV heads), d_mlp {spec.d_mlp}, "
+        f"d_vocab {spec.d_vocab}, n_ctx {spec.n_ctx}, normalisation {spec.normalization} |",
+        f"| data | `{meta.source}`: {meta.n_stories:,} stories, {meta.tokens:,} tokens "
+        f"({meta.unk_tokens} [UNK]), {meta.rows['train']:,} train / {meta.rows['val']:,} val rows |",
+        f"| training | {cfg.max_steps:,} steps x {cfg.batch_size} rows = {tokens:,} tokens, "
+        f"lr {cfg.lr:g} (warm-up, cosine to {cfg.min_lr_ratio:g}x), AdamW, seed {cfg.seed} |",
+        f"| final train loss | {_fmt(_last(records, 'loss'))} |",
+        f"| final val loss | {_fmt(_last(records, 'val_loss'))} |",
+        f"| format | {fmt} + tokenizer.json |",
+        "",
+        "## Reproduce", "", "```bash", command, "```", "",
+        "## Load", "", "```python", "import simplestories_interp as ssi",
+        f"model = ssi.load_model({str(out)!r})", "```", "",
+        "## Samples (temperature 0.7)", "",
+        *[f"> {s}\n" for s in samples],
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.4f}"

@@ -1,0 +1,87 @@
+import json
+
+import numpy as np
+import pytest
+
+from simplestories_interp.data.packing import load_rows, pack, read_meta, token_stream
+from simplestories_interp.data.sources import iter_stories
+from simplestories_interp.errors import DataError, HubOfflineError, MissingDirectoryError
+from simplestories_interp.tokenizer import EOS_ID, UNK_ID, fix_tokenizer, train_tokenizer
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSI_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return fix_tokenizer(train_tokenizer(iter_stories("synthetic", limit=300), vocab_size=600))
+
+
+def test_txt_separators_and_blank_lines(tmp_path):
+    sep = tmp_path / "a.txt"
+    sep.write_text("One story.\n\nSecond paragraph.\n<|endoftext|>\nAnother \u201cstory\u201d.\n")
+    assert list(iter_stories(str(sep))) == ["One story.\n\nSecond paragraph.", 'Another "story".']
+    blank = tmp_path / "b.txt"
+    blank.write_text("First.\n\n\nSecond.\n")
+    assert list(iter_stories(str(blank))) == ["First.", "Second."]
+
+
+def test_jsonl_parquet_and_folders(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.jsonl").write_text(json.dumps({"text": "Hello there."}) + "\n")
+    pq.write_table(pa.table({"story": ["From parquet."]}), tmp_path / "d" / "b.parquet")
+    assert list(iter_stories(str(tmp_path / "d"))) == ["Hello there.", "From parquet."]
+
+
+def test_bad_sources(tmp_path):
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf\xe9 story".encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        list(iter_stories(str(bad)))
+    with pytest.raises(MissingDirectoryError, match="synthetic"):
+        list(iter_stories(str(tmp_path / "nope.txt")))
+    (tmp_path / "x.jsonl").write_text(json.dumps({"title": "no story"}) + "\n")
+    with pytest.raises(DataError, match="'story' or 'text'"):
+        list(iter_stories(str(tmp_path / "x.jsonl")))
+    with pytest.raises(HubOfflineError, match="synthetic"):
+        list(iter_stories("hub"))
+
+
+def test_packing_reconstructs_the_stream(tok):
+    stories = list(iter_stories("synthetic:5", limit=50))
+    out = pack("synthetic:5", tok, 64, limit=50, val_fraction=0.1, progress=False)
+    meta = read_meta(out)
+    train, val = load_rows(out, "train"), load_rows(out, "val")
+    stream = [t for ids in token_stream(stories[:45], tok) for t in ids]
+    assert train.shape == (len(stream) // 64, 64) and train.dtype == np.uint16
+    assert train.reshape(-1).tolist() == stream[: train.size]
+    assert train[0, 0] == EOS_ID and meta.rows["val"] == len(val) and meta.n_stories == 50
+    assert pack("synthetic:5", tok, 64, limit=50, val_fraction=0.1, progress=False) == out  # reused
+
+
+def test_unk_tokens_are_counted(tok, tmp_path):
+    vocab = tok.get_vocab()
+    assert "q" in vocab or "##q" in vocab
+    text = tmp_path / "s.txt"
+    text.write_text(("The quiz of [UNK]. " * 30 + "\n<|endoftext|>\n") * 4)
+    meta = read_meta(pack(str(text), tok, 16, progress=False))
+    ids = [t for s in iter_stories(str(text)) for t in tok.encode(s)]
+    assert meta.unk_tokens == ids.count(UNK_ID) > 0
+
+
+def test_empty_and_too_small(tok, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    with pytest.raises(DataError, match="no stories"):
+        pack(str(empty), tok, 64, progress=False)
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_text("Hi.")
+    with pytest.raises(DataError, match="fewer than one row"):
+        pack(str(tiny), tok, 512, progress=False, val_fraction=0)
+    with pytest.raises(DataError, match="endless"):
+        pack("synthetic", tok, 64, progress=False)
