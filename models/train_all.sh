@@ -21,8 +21,8 @@ build() {  # build NAME ARGS...: train into runs/NAME (resuming if interrupted),
 build SynthStories-1.25M --model SynthStories-1.25M --max-steps 1250 --batch-size 32 \
   --micro-batch-size 16 --warmup-steps 100
 build SynthStories-1.25M-ctx128 --model SynthStories-1.25M --n-ctx 128 --tokenizer SynthStories-1.25M \
-  --max-steps 600 --batch-size 128 --micro-batch-size 64 --warmup-steps 60
+  --max-steps 400 --batch-size 128 --micro-batch-size 64 --warmup-steps 40
 build SynthStories-1.25M-ctx64 --model SynthStories-1.25M --n-ctx 64 --tokenizer SynthStories-1.25M \
-  --max-steps 600 --batch-size 256 --micro-batch-size 128 --warmup-steps 60
+  --max-steps 400 --batch-size 256 --micro-batch-size 128 --warmup-steps 40
 build SynthStories-1L --model SynthStories-1L --tokenizer SynthStories-1.25M \
-  --max-steps 600 --batch-size 32 --micro-batch-size 16 --warmup-steps 60
+  --max-steps 600 --batch-size 32 --micro-batch-size 16 --warmup-steps 40

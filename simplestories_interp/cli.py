@@ -17,9 +17,11 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from simplestories_interp import zoo
 from simplestories_interp.cli_args import add_dataclass_args, given, positional
+from simplestories_interp.config import DEFAULT_HEAD_MODEL, FigureConfig
 from simplestories_interp.errors import SSIError
 
 
@@ -179,6 +181,134 @@ def run_stats(args: StatsArgs) -> None:
         print(f"{key}: {value}")
 
 
+@dataclass
+class CacheArgs:
+    """Cache hook activations of a model over a corpus into an on-disk store."""
+
+    model: str = positional(default=zoo.DEFAULT_MODEL)
+    """Zoo name, model directory or hub repo id."""
+    hooks: list[str] = dataclasses.field(default_factory=lambda: ["blocks.1.hook_resid_post"])
+    """Hook names, e.g. blocks.2.mlp.hook_post blocks.1.hook_resid_post."""
+    out: str = "activations"
+    """Store directory (rerun with the same arguments to resume)."""
+    data: str = "synthetic"
+    """Story source (see docs/data.md)."""
+    n_stories: int = 2000
+    """Stories to run through the model."""
+    batch_size: int = 16
+    """Rows per forward pass."""
+    rows_per_shard: int = 256
+    """Rows of n_ctx tokens per shard file."""
+    dtype: str = "float32"
+    """Stored dtype: float32, bfloat16 or float16."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+
+def run_cache(args: CacheArgs) -> None:
+    from simplestories_interp.activations import cache_activations
+    from simplestories_interp.loading import load_model
+
+    model = load_model(args.model, device=args.device)
+    store = cache_activations(model, args.hooks, args.out, source=args.data, n_stories=args.n_stories,
+                              batch_size=args.batch_size, rows_per_shard=args.rows_per_shard, dtype=args.dtype)
+    print(f"{store.n_tokens} tokens x {', '.join(f'{h} ({store.d(h)})' for h in store.hooks)} in {args.out}")
+
+
+@dataclass
+class NeuronArgs:
+    """Top-activating tokens of neurons (or any hook's units), as text and an HTML page."""
+
+    model: str = positional(default=zoo.DEFAULT_MODEL)
+    """Zoo name, model directory or hub repo id."""
+    hook: str = "blocks.2.mlp.hook_post"
+    """Hook whose units to scan (MLP neurons: blocks.L.mlp.hook_post)."""
+    units: list[int] | None = None
+    """Units to show; default: the 8 with the largest activations."""
+    data: str = "synthetic:2023"
+    """Story source; the synthetic corpus adds the annotated role of each unit."""
+    n_stories: int = 50
+    """Stories to scan."""
+    k: int = 20
+    """Top activations kept per unit."""
+    out: str | None = None
+    """Write an offline HTML page here."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+
+def run_neurons(args: NeuronArgs) -> None:
+    from simplestories_interp import views
+    from simplestories_interp.loading import load_model
+    from simplestories_interp.neurons import explain, role_summary, scan
+
+    model = load_model(args.model, device=args.device)
+    top = scan(model, args.hook, source=args.data, n_stories=args.n_stories, k=args.k, progress=True)
+    explanations = explain(top)
+    units = args.units or top.max_per_unit.topk(min(8, top.n_units)).indices.tolist()
+    for u in units:
+        if not 0 <= u < top.n_units:
+            raise ValueError(f"unit {u} is out of range: {args.hook} has units 0..{top.n_units - 1}")
+        print(views.neuron_text(top, u, explanation=explanations[u]) + "\n")
+    print("roles:", role_summary(explanations))
+    if args.out:
+        views.write(args.out, views.neurons_page(top, units, model=model, explanations=explanations,
+                                                 title=f"{args.model}: {args.hook}"))
+        print(f"page written to {args.out}")
+
+
+@dataclass
+class HeadArgs:
+    """Classify attention heads (positional / semantic / mixed / sink) over a corpus."""
+
+    model: str = positional(default=DEFAULT_HEAD_MODEL)
+    """Zoo name, model directory or hub repo id."""
+    data: str = "synthetic:2023"
+    """Story source; the synthetic corpus adds entity and role statistics."""
+    n_stories: int = 60
+    """Stories to run."""
+    out: str | None = None
+    """Write heads.json, a heat map and attention views into this directory."""
+    text: str | None = None
+    """Text for the attention views (default: the TinyStories-style paragraph)."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+
+def run_heads(args: HeadArgs) -> None:
+    from simplestories_interp import views
+    from simplestories_interp.config import DEFAULT_TEXT
+    from simplestories_interp.heads import as_records, head_statistics
+    from simplestories_interp.loading import load_model
+
+    model = load_model(args.model, device=args.device)
+    stats = head_statistics(model, source=args.data, n_stories=args.n_stories, progress=True)
+    print(f"{'head':6} {'class':10} {'offset':>6} {'share':>6} {'first':>6} {'entropy':>7} {'far':>5} {'lift':>5}  top role")
+    for s in stats:
+        off = "" if s.offset is None else s.offset
+        print(f"L{s.layer}H{s.head:<3} {s.head_class:10} {off:>6} {s.positional_share:6.2f} {s.first_token:6.2f} "
+              f"{s.entropy:7.2f} {s.far_content:5.2f} {s.entity_lift:5.1f}  {s.top_role or ''}")
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        views._writable_dir(out)
+        (out / "heads.json").write_text(json.dumps(as_records(stats), indent=1))
+        views.write(out / "heads_heatmap.html", views.page(f"Heads of {args.model}", views.heads_heatmap(
+            as_records(stats), model.cfg.n_layers, model.cfg.n_heads)))
+        heads = [(s.layer, s.head) for s in stats]
+        views.write(out / "attention.html", views.page(f"Attention of {args.model}",
+                                                        views.attention_view(model, args.text or DEFAULT_TEXT, heads)))
+        print(f"written to {args.out}/")
+
+
+def run_reproduce(args) -> None:
+    from simplestories_interp.reproduce import tinystories_figures
+
+    print(f"report: {tinystories_figures(args)}")
+    print((Path(args.out) / "summary.txt").read_text())
+
+
 COMMANDS: dict[str, tuple[type, Callable]] = {
     "zoo": (ZooArgs, run_zoo),
     "info": (InfoArgs, run_info),
@@ -186,6 +316,10 @@ COMMANDS: dict[str, tuple[type, Callable]] = {
     "train": (TrainArgs, run_train),
     "data synth": (SynthArgs, run_synth),
     "data stats": (StatsArgs, run_stats),
+    "cache": (CacheArgs, run_cache),
+    "neurons": (NeuronArgs, run_neurons),
+    "heads": (HeadArgs, run_heads),
+    "reproduce tinystories": (FigureConfig, run_reproduce),
 }
 
 

@@ -21,6 +21,8 @@ from huggingface_hub.errors import (
 
 from simplestories_interp.errors import HubOfflineError, UnknownModelError
 
+__all__ = ["HubOfflineError", "cache_dir", "download", "is_offline", "looks_like_repo_id"]
+
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Only what loading needs: never pickled weights, never code.
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer*", "README.md"]

@@ -193,6 +193,8 @@ def load_model(
     if n_ctx is not None and (not isinstance(n_ctx, int) or n_ctx < 2):
         raise InvalidArgumentError(f"n_ctx must be an integer >= 2, got {n_ctx!r}")
     parse_dtype(dtype)  # fail before any download
+    if str(name_or_path) in _transformer_lens_names():
+        return _from_transformer_lens(str(name_or_path), device, dtype)
     source = resolve(name_or_path, revision=revision)
     spec = read_spec(source, n_ctx=n_ctx)
     if rotary_dim is not None:
@@ -207,3 +209,29 @@ def load_model(
         spec, state, tokenizer, device=device, dtype=dtype, fold_ln=fold_ln,
         center_writing_weights=center_writing_weights, center_unembed=center_unembed,
     )
+
+
+def _transformer_lens_names() -> set[str]:
+    """Models TransformerLens itself can load (e.g. the TinyStories paper's GPT-Neo models)."""
+    from transformer_lens.loading_from_pretrained import OFFICIAL_MODEL_NAMES
+
+    return {n for n in OFFICIAL_MODEL_NAMES if not n.startswith("SimpleStories/")}
+
+
+def _from_transformer_lens(name: str, device, dtype) -> HookedTransformer:
+    """Delegate to TransformerLens (needs the hub or its cache), without weight processing."""
+    if hub.is_offline() and not (hub.cache_dir() / ("models--" + name.replace("/", "--"))).is_dir():
+        raise hub.HubOfflineError(
+            f"{name!r} is loaded through TransformerLens from the Hugging Face Hub, which is offline "
+            f"and has no cached copy in {str(hub.cache_dir())!r}. Use a shipped model instead (ssi zoo)."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            return HookedTransformer.from_pretrained_no_processing(
+                name, device=str(pick_device(device)), dtype=parse_dtype(dtype))
+    except OSError as exc:
+        raise hub.HubOfflineError(
+            f"cannot fetch {name!r} from the Hugging Face Hub ({type(exc).__name__}); it is not cached. "
+            "Use a shipped model instead (ssi zoo)."
+        ) from exc

@@ -1,0 +1,185 @@
+"""Model-ready rows of tokens with what stands behind each token.
+
+Analysis tools (neuron views, head statistics, activation stores) run a model over packed
+rows, exactly as in training (stories joined by ``[EOS]``, rows of n_ctx tokens), and then
+need to go back from a token to its story, its characters and, on the synthetic corpus, its
+annotated roles. :func:`build_rows` keeps that map; :func:`iter_row_batches` streams rows in
+bounded memory when only the ids are needed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+import numpy as np
+
+from simplestories_interp.data.sources import iter_records, iter_stories
+from simplestories_interp.errors import DataError
+from simplestories_interp.tokenizer import EOS_ID
+
+_WORD = re.compile(r"\S+")
+
+
+@dataclass
+class Rows:
+    """Rows of token ids plus, per token, its story and character span in that story."""
+
+    tokens: np.ndarray
+    """[rows, n_ctx] token ids."""
+    story: np.ndarray
+    """[rows, n_ctx] index into ``stories`` (the [EOS] before a story belongs to it)."""
+    start: np.ndarray
+    """[rows, n_ctx] first character of the token in its story (-1 for [EOS])."""
+    end: np.ndarray
+    """[rows, n_ctx] end character (exclusive; -1 for [EOS])."""
+    stories: list[str]
+    """The story texts."""
+    records: list[dict] | None = None
+    """Labels and annotations of each story, when the source has them (synthetic corpus)."""
+    _roles: dict | None = field(default=None, repr=False)
+
+    @property
+    def n_ctx(self) -> int:
+        return self.tokens.shape[1]
+
+    def context(self, row: int, pos: int, before: int = 12, after: int = 4) -> tuple[str, str, str]:
+        """(text before, the token, text after) around a token, cut at word boundaries, with the
+        story's own spacing and capitals; ``before``/``after`` count words."""
+        s, a, b = self.story[row, pos], self.start[row, pos], self.end[row, pos]
+        text = self.stories[s]
+        if a < 0:
+            a = b = 0
+        starts = [m.start() for m in _WORD.finditer(text, 0, a)]
+        ends = [m.end() for m in _WORD.finditer(text, b)]
+        left = starts[-before] if before and len(starts) >= before else (0 if before else a)
+        right = ends[min(after, len(ends)) - 1] if after and ends else b
+        token = text[a:b] if b > a else "[EOS]"
+        return text[left:a], token, text[b:right]
+
+    def roles(self) -> dict[str, np.ndarray]:
+        """Per role, a [rows, n_ctx] bool mask of its tokens: the annotated roles (tokens inside
+        such a span) plus lexical ones read off the token itself (article, preposition,
+        punctuation, eos)."""
+        if self._roles is None:
+            self._roles = {**(_token_roles(self) if self.records else {}), **_lexical_roles(self)}
+        return self._roles
+
+
+def _encode(stories: list[str], tokenizer):
+    return tokenizer.backend_tokenizer.encode_batch(stories, add_special_tokens=False)
+
+
+def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool = False) -> Rows:
+    """Tokenise ``n_stories`` stories of ``source`` into rows, keeping the token-to-text map.
+
+    ``annotated=True`` also keeps labels and annotations (synthetic corpus or jsonl shards).
+    """
+    records = list(iter_records(source, limit=n_stories)) if annotated else None
+    stories = [r["story"] for r in records] if records else list(iter_stories(source, limit=n_stories))
+    ids, story, start, end = [], [], [], []
+    for i, enc in enumerate(_encode(stories, tokenizer)):
+        ids += [EOS_ID, *enc.ids]
+        story += [i] * (len(enc.ids) + 1)
+        start += [-1, *(o[0] for o in enc.offsets)]
+        end += [-1, *(o[1] for o in enc.offsets)]
+    n = len(ids) // n_ctx
+    if n == 0:
+        raise DataError(f"{len(stories)} stories of {source!r} give {len(ids)} tokens, fewer than "
+                        f"one row of n_ctx={n_ctx}; use more stories")
+
+    def shape(x, dtype):
+        return np.asarray(x[: n * n_ctx], dtype=dtype).reshape(n, n_ctx)
+
+    return Rows(shape(ids, np.int64), shape(story, np.int32), shape(start, np.int32),
+                shape(end, np.int32), stories, records)
+
+
+def _annotated_tokens(rows: Rows) -> Iterator[tuple[dict, np.ndarray]]:
+    """(annotation, flat indices of the tokens overlapping its span) for every annotation."""
+    if rows.records is None:
+        raise DataError("token roles need an annotated source (the synthetic corpus)")
+    flat_story, flat_start, flat_end = rows.story.ravel(), rows.start.ravel(), rows.end.ravel()
+    order = np.argsort(flat_story, kind="stable")
+    bounds = np.searchsorted(flat_story[order], np.arange(len(rows.stories) + 1))
+    for s in range(len(rows.stories)):
+        idx = order[bounds[s]:bounds[s + 1]]
+        if idx.size == 0:
+            continue
+        a, b = flat_start[idx], flat_end[idx]
+        for ann in rows.records[s]["annotations"]:
+            hit = (a >= 0) & (a < ann["end"]) & (b > ann["start"])
+            if hit.any():
+                yield ann, idx[hit]
+
+
+def _token_roles(rows: Rows) -> dict[str, np.ndarray]:
+    masks: dict[str, np.ndarray] = {}
+    for ann, idx in _annotated_tokens(rows):
+        masks.setdefault(ann["role"], np.zeros(rows.tokens.size, dtype=bool))[idx] = True
+    return {role: m.reshape(rows.tokens.shape) for role, m in masks.items()}
+
+
+_LEXICAL = {
+    "article": {"a", "an", "the"},
+    "preposition": {"to", "in", "at", "on", "with", "under", "near", "behind", "of", "for", "from",
+                    "into", "by", "over", "around", "past", "toward", "across"},
+    "conjunction": {"and", "but", "so", "because", "then", "or"},
+}
+
+
+def _lexical_roles(rows: Rows) -> dict[str, np.ndarray]:
+    words = np.array([
+        "" if a < 0 else rows.stories[s][a:b].lower()
+        for s, a, b in zip(rows.story.ravel(), rows.start.ravel(), rows.end.ravel(), strict=True)
+    ])
+    out = {role: np.isin(words, sorted(vocab)) for role, vocab in _LEXICAL.items()}
+    out["punctuation"] = np.array([bool(w) and not any(c.isalnum() for c in w) for w in words])
+    out["eos"] = rows.start.ravel() < 0
+    return {role: m.reshape(rows.tokens.shape) for role, m in out.items()}
+
+
+_ENTITIES = {"hero": 0, "friend": 1, "obj": 2, "p": 3, "p2": 4}
+
+
+def entity_ids(rows: Rows) -> np.ndarray:
+    """[rows, n_ctx] entity of each token (-1 if none): hero, friend, the object, the places.
+
+    Ids are unique per story, so two stories' heroes are different entities.
+    """
+    out = np.full(rows.tokens.size, -1, dtype=np.int64)
+    if rows.records is None:
+        return out.reshape(rows.tokens.shape)
+    story = rows.story.ravel()
+    for ann, idx in _annotated_tokens(rows):
+        if ann.get("entity") in _ENTITIES and ann["role"] != "dialogue":
+            out[idx] = _ENTITIES[ann["entity"]] + len(_ENTITIES) * story[idx]
+    return out.reshape(rows.tokens.shape)
+
+
+def iter_row_batches(source: str, tokenizer, n_ctx: int, batch_rows: int, *,
+                     limit: int | None = None, skip_rows: int = 0) -> Iterator[np.ndarray]:
+    """Stream [batch_rows, n_ctx] id arrays (the last one may be shorter), bounded memory."""
+    pending: list[int] = []
+    batch: list[np.ndarray] = []
+    produced = 0
+    stories = iter_stories(source, limit=limit)
+    while True:
+        chunk = list(islice(stories, 256))
+        if not chunk:
+            break
+        for enc in _encode(chunk, tokenizer):
+            pending += [EOS_ID, *enc.ids]
+        while len(pending) >= n_ctx:
+            row, pending = pending[:n_ctx], pending[n_ctx:]
+            produced += 1
+            if produced <= skip_rows:
+                continue
+            batch.append(np.asarray(row, dtype=np.int64))
+            if len(batch) == batch_rows:
+                yield np.stack(batch)
+                batch = []
+    if batch:
+        yield np.stack(batch)
