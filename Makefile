@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job on the embedded default: the TinyStories figures, offline, into report/.
 demo: install
-	$(VENV)/bin/ssi zoo
-	$(VENV)/bin/ssi info SimpleStories-1.25M
+	$(VENV)/bin/ssi reproduce tinystories --out report
+	@echo "open report/index.html"
 
 lint: install
 	$(VENV)/bin/ruff check simplestories_interp tests benchmarks experiments
@@ -29,6 +30,9 @@ test: install lint
 	$(PY) -m pytest -n 2 tests
 
 bench: install
+	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/cache_throughput.py
+	$(PY) benchmarks/neuron_scan.py
 	$(PY) benchmarks/forward_throughput.py
 
 clean:

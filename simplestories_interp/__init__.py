@@ -25,6 +25,8 @@ _LAZY = {
     "load_tokenizer": "tokenizer",
     "train_tokenizer": "tokenizer",
     "fix_tokenizer": "tokenizer",
+    "cache_activations": "activations",
+    "ActivationStore": "activations",
     "train": "training.trainer",
     "TrainConfig": "training.config",
     "load_config": "training.config",
@@ -33,6 +35,9 @@ _LAZY = {
     "iter_stories": "data.sources",
     "pack": "data.packing",
     "tokenizer": None,
+    "neurons": None,
+    "heads": None,
+    "views": None,
     "convert": None,
     "checkpoint": None,
     "loading": None,
@@ -40,12 +45,14 @@ _LAZY = {
 }
 
 __all__ = [
-    "DEFAULT_MODEL", "ModelSpec", "TrainConfig", "build_model", "eval_loss", "generate_stories",
+    "DEFAULT_MODEL", "ActivationStore", "ModelSpec", "cache_activations", "TrainConfig", "build_model", "eval_loss", "generate_stories",
     "iter_stories", "load_config", "pack", "train", "checkpoint", "convert", "errors", "fix_tokenizer", "generate",
-    "get_spec", "hub", "load_model", "load_tokenizer", "loading", "tokenizer", "train_tokenizer", "zoo",
+    "get_spec", "heads", "hub", "load_model", "load_tokenizer", "loading", "neurons", "tokenizer",
+    "train_tokenizer", "views", "zoo",
 ]
 
 if TYPE_CHECKING:
+    from simplestories_interp.activations import ActivationStore, cache_activations
     from simplestories_interp.data.packing import pack
     from simplestories_interp.data.sources import iter_stories
     from simplestories_interp.data.synthetic import generate_stories

@@ -11,7 +11,12 @@ import torch
 
 from simplestories_interp.activations import ActivationStore, cache_activations
 from simplestories_interp.data.rows import iter_row_batches
-from simplestories_interp.errors import ConfigError, InvalidArgumentError, MissingDirectoryError, UnknownHookError
+from simplestories_interp.errors import (
+    ConfigError,
+    InvalidArgumentError,
+    MissingDirectoryError,
+    UnknownHookError,
+)
 
 HOOKS = ["blocks.0.mlp.hook_post", "blocks.1.hook_resid_post"]
 

@@ -2,7 +2,14 @@ import torch
 
 from simplestories_interp import views
 from simplestories_interp.data.rows import build_rows
-from simplestories_interp.neurons import explain, logit_effect, quantile_examples, role_summary, scan, topk_update
+from simplestories_interp.neurons import (
+    explain,
+    logit_effect,
+    quantile_examples,
+    role_summary,
+    scan,
+    topk_update,
+)
 
 
 def test_streaming_topk_equals_brute_force(tiny_model):
@@ -34,11 +41,9 @@ def test_roles_on_a_planted_neuron(tiny_model, synth_tokenizer):
     rows = build_rows("synthetic", synth_tokenizer, 64, 20, annotated=True)
     planted = torch.from_numpy(rows.roles()["said_verb"].astype("float32")).reshape(-1, 1)
 
-    class Fake:  # a "model" whose single unit fires exactly on said-verbs
-        pass
+    chunks = iter(planted.split(8 * 64))  # one unit that fires exactly on said-verbs
 
-    top = scan(tiny_model, "blocks.0.hook_resid_post", rows=rows, k=10,
-               transform=lambda a, it=iter(planted.split(8 * 64)): next(it))
+    top = scan(tiny_model, "blocks.0.hook_resid_post", rows=rows, k=10, transform=lambda a: next(chunks))
     (ex,) = explain(top, min_activation=0.5)
     assert ex.role == "said_verb" and ex.precision == 1.0 and ex.base_rate < 0.1
     assert role_summary([ex])["with_role"] == 1
