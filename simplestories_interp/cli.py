@@ -21,7 +21,7 @@ from pathlib import Path
 
 from simplestories_interp import zoo
 from simplestories_interp.cli_args import add_dataclass_args, given, positional
-from simplestories_interp.config import DEFAULT_HEAD_MODEL, FigureConfig
+from simplestories_interp.config import DEFAULT_HEAD_MODEL, FigureConfig, SAEConfig
 from simplestories_interp.errors import SSIError
 
 
@@ -302,6 +302,65 @@ def run_heads(args: HeadArgs) -> None:
         print(f"written to {args.out}/")
 
 
+def run_sae_train(args) -> None:
+    from simplestories_interp.sae import train_sae
+
+    out = train_sae(args)
+    print((out / "metrics.json").read_text())
+    print(f"SAE written to {out} (sae_lens.SAE.load_from_disk or ssi.load_sae)")
+
+
+@dataclass
+class SAEEvalArgs:
+    """Recompute an SAE's metrics (L0, explained variance, CE loss score, ...) on held-out text."""
+
+    path: str = positional()
+    """SAE directory."""
+    model: str | None = None
+    """Model to splice it into; default: the one recorded with the SAE."""
+    eval_data: str = "synthetic:9999"
+    """Held-out story source."""
+    eval_stories: int = 100
+    """Held-out stories."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+
+def run_sae_eval(args: SAEEvalArgs) -> None:
+    from simplestories_interp.sae import eval_sae
+
+    metrics = eval_sae(args.path, args.model, eval_data=args.eval_data, eval_stories=args.eval_stories,
+                       device=args.device)
+    print(json.dumps(metrics.as_dict(), indent=2))
+
+
+@dataclass
+class SAEFeatureArgs:
+    """Views of SAE features (top contexts, quantiles, logit effects) and their role matches."""
+
+    path: str = positional()
+    """SAE directory."""
+    model: str | None = None
+    """Model; default: the one recorded with the SAE."""
+    features: list[int] | None = None
+    """Features to show; default: the 8 best role matches."""
+    data: str = "synthetic:2023"
+    """Story source (the synthetic corpus gives the role matches)."""
+    n_stories: int = 60
+    """Stories to scan."""
+    out: str | None = None
+    """Write an offline HTML page here."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+
+def run_sae_features(args: SAEFeatureArgs) -> None:
+    from simplestories_interp.sae_features import feature_report
+
+    print(feature_report(args.path, model=args.model, features=args.features, data=args.data,
+                         n_stories=args.n_stories, out=args.out, device=args.device))
+
+
 def run_reproduce(args) -> None:
     from simplestories_interp.reproduce import tinystories_figures
 
@@ -320,6 +379,9 @@ COMMANDS: dict[str, tuple[type, Callable]] = {
     "neurons": (NeuronArgs, run_neurons),
     "heads": (HeadArgs, run_heads),
     "reproduce tinystories": (FigureConfig, run_reproduce),
+    "sae train": (SAEConfig, run_sae_train),
+    "sae eval": (SAEEvalArgs, run_sae_eval),
+    "sae features": (SAEFeatureArgs, run_sae_features),
 }
 
 

@@ -7,6 +7,7 @@ must stay fast to start, so nothing here imports torch or TransformerLens.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from simplestories_interp.zoo import DEFAULT_MODEL
 
@@ -44,3 +45,63 @@ class FigureConfig:
     def __post_init__(self) -> None:
         if self.neuron_stories < 1 or self.head_stories < 1:
             raise ValueError("--neuron-stories and --head-stories must be positive")
+
+
+@dataclass
+class SAEConfig:
+    """Train a sparse autoencoder (SAELens) on one hook of a model."""
+
+    model: str = DEFAULT_MODEL
+    """Zoo name, model directory or hub repo id."""
+    hook: str = "blocks.1.hook_resid_post"
+    """Hook to train on, e.g. blocks.1.hook_resid_post or blocks.2.mlp.hook_post."""
+    arch: Literal["batchtopk", "topk", "jumprelu", "standard"] = "batchtopk"
+    """SAE architecture (SAELens): batchtopk and topk fix L0 = k; jumprelu and standard use --l1."""
+    d_sae: int | None = None
+    """Number of features; default: expansion x the hook's width."""
+    expansion: int = 16
+    """d_sae / d_in when --d-sae is not given."""
+    k: int = 32
+    """Active features per token (topk) or on average (batchtopk)."""
+    l1: float = 5.0
+    """Sparsity coefficient: L1 for standard, L0 for jumprelu."""
+    tokens: int = 2_000_000
+    """Training tokens (activation vectors)."""
+    lr: float = 1e-3
+    """Adam learning rate (constant after a short warm-up; SAELens's default scheduler)."""
+    batch_size: int = 4096
+    """Activation vectors per step."""
+    out: str = "sae"
+    """Output directory (SAELens format + metrics.json + metrics.jsonl + checkpoints)."""
+    store: str | None = None
+    """Activation store to train from (ssi cache); default: activations made on the fly."""
+    data: str = "synthetic"
+    """Story source for on-the-fly activations."""
+    eval_data: str = "synthetic:9999"
+    """Held-out story source for the metrics (CE loss score, KL, explained variance)."""
+    eval_stories: int = 100
+    """Held-out stories for the metrics."""
+    log_every: int = 50
+    """Steps between metrics.jsonl records."""
+    checkpoint_every: int = 200
+    """Steps between checkpoints (atomic)."""
+    resume: bool = False
+    """Continue an interrupted run in --out."""
+    seed: int = 0
+    """Seed for initialisation and shuffling."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+    wandb: bool = False
+    """Log to Weights & Biases through SAELens (off by default)."""
+
+    def __post_init__(self) -> None:
+        if self.tokens <= 0:
+            raise ValueError(f"--tokens must be positive, got {self.tokens}")
+        if self.batch_size <= 0 or self.expansion <= 0 or self.k <= 0:
+            raise ValueError("--batch-size, --expansion and --k must be positive")
+        if self.d_sae is not None and self.d_sae <= 0:
+            raise ValueError(f"--d-sae must be positive, got {self.d_sae}")
+        if self.d_sae is not None and self.arch in ("topk", "batchtopk") and self.k >= self.d_sae:
+            raise ValueError(f"k ({self.k}) must be smaller than d_sae ({self.d_sae})")
+        if self.lr <= 0 or self.l1 < 0:
+            raise ValueError("--lr must be positive and --l1 non-negative")

@@ -162,3 +162,12 @@ def check_vocab(tokenizer: PreTrainedTokenizerFast, d_vocab: int, where: str = "
             f"embedding has d_vocab={d_vocab}: they were not trained together. Use the "
             "tokenizer saved with the model (tokenizer.json in its directory)."
         )
+
+
+def separator_id(tokenizer) -> int:
+    """The token that starts every story: ``[EOS]`` for SimpleStories tokenizers, else the
+    tokenizer's BOS (or EOS) token, e.g. ``<|endoftext|>`` for the TinyStories GPT-Neo models."""
+    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
+        if token_id is not None:
+            return int(token_id)
+    return EOS_ID

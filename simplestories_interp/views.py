@@ -85,7 +85,10 @@ def _mlp_layer(hook: str) -> int | None:
 
 
 def neuron_section(top: TopK, unit: int, *, model=None, explanation: Explanation | None = None,
-                   n_top: int = 10, n_quantiles: int = 6, title: str | None = None) -> str:
+                   n_top: int = 10, n_quantiles: int = 6, title: str | None = None,
+                   logits: tuple[list, list] | None = None, note: str = "") -> str:
+    """One unit: top and quantile examples, histogram, and the direct logit effect (computed
+    for MLP neurons when ``model`` is given, or passed as ``logits`` for e.g. SAE features)."""
     scale = float(top.max_per_unit[unit])
     title = title or f"{top.hook} — unit {unit}"
     role = ""
@@ -98,15 +101,17 @@ def neuron_section(top: TopK, unit: int, *, model=None, explanation: Explanation
     quants = "".join(_example(top, v, i, scale) for v, i in reversed(quantile_examples(top, unit, n_quantiles)))
     right = f"<div><div class='meta'>activation histogram ({len(top.sample_values)} sampled tokens, log counts)</div>{histogram_svg(top.sample_values[:, unit])}"
     layer = _mlp_layer(top.hook)
-    if model is not None and layer is not None:
-        best, worst = logit_effect(model, layer, unit)
+    if logits is None and model is not None and layer is not None:
+        logits = logit_effect(model, layer, unit)
+    if logits is not None:
+        best, worst = logits
         rows = "".join(f"<tr><td>{html.escape(a)}</td><td>{x:+.3f}</td><td>{html.escape(b)}</td><td>{y:+.3f}</td></tr>"
                        for (a, x), (b, y) in zip(best, worst, strict=True))
         right += ("<div class='meta'>direct logit effect (W_out · W_U): promoted | suppressed</div>"
                   f"<table class='logits'>{rows}</table>")
     right += "</div>"
     return (f"<div class='unit' id='unit-{unit}'><h3>{html.escape(title)}</h3>"
-            f"<div class='meta'>max activation {scale:.3f}{role}</div>"
+            f"<div class='meta'>max activation {scale:.3f}{role}{html.escape(note)}</div>"
             f"<div class='cols'><div style='flex:1;min-width:420px'><h4>top activations</h4>{tops}"
             f"<h4>quantile samples (from high to low)</h4>{quants}</div>{right}</div></div>")
 

@@ -14,4 +14,4 @@ def test_quickstart_notebook_executes(tmp_path):
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs)
-    assert "tokens x" in text and "with_role" in text
+    assert "tokens x" in text and "with_role" in text and "ce_loss_score" in text

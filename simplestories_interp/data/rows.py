@@ -18,7 +18,7 @@ import numpy as np
 
 from simplestories_interp.data.sources import iter_records, iter_stories
 from simplestories_interp.errors import DataError
-from simplestories_interp.tokenizer import EOS_ID
+from simplestories_interp.tokenizer import separator_id
 
 _WORD = re.compile(r"\S+")
 
@@ -79,9 +79,9 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
     """
     records = list(iter_records(source, limit=n_stories)) if annotated else None
     stories = [r["story"] for r in records] if records else list(iter_stories(source, limit=n_stories))
-    ids, story, start, end = [], [], [], []
+    ids, story, start, end, sep = [], [], [], [], separator_id(tokenizer)
     for i, enc in enumerate(_encode(stories, tokenizer)):
-        ids += [EOS_ID, *enc.ids]
+        ids += [sep, *enc.ids]
         story += [i] * (len(enc.ids) + 1)
         start += [-1, *(o[0] for o in enc.offsets)]
         end += [-1, *(o[1] for o in enc.offsets)]
@@ -164,14 +164,14 @@ def iter_row_batches(source: str, tokenizer, n_ctx: int, batch_rows: int, *,
     """Stream [batch_rows, n_ctx] id arrays (the last one may be shorter), bounded memory."""
     pending: list[int] = []
     batch: list[np.ndarray] = []
-    produced = 0
+    produced, sep = 0, separator_id(tokenizer)
     stories = iter_stories(source, limit=limit)
     while True:
         chunk = list(islice(stories, 256))
         if not chunk:
             break
         for enc in _encode(chunk, tokenizer):
-            pending += [EOS_ID, *enc.ids]
+            pending += [sep, *enc.ids]
         while len(pending) >= n_ctx:
             row, pending = pending[:n_ctx], pending[n_ctx:]
             produced += 1

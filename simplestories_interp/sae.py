@@ -1,0 +1,251 @@
+"""SAE training on SAELens (``ssi sae train``, ``ssi.train_sae``), fast, offline, measured.
+
+SAELens provides the SAE classes and the training step (``SAETrainer.step``); we provide the
+rest: activations from our store (or generated on the fly, in bounded memory), the metrics
+SAELens computes only with wandb on (:mod:`.sae_metrics`, logged to ``metrics.jsonl`` and
+summarised in ``metrics.json``), atomic checkpoints and resume, and provenance. The result is
+a directory in SAELens's format, so ``sae_lens.SAE.load_from_disk(DIR)`` loads it.
+
+Training from a store is fast because no language model runs during training: each step is
+one batch read from memory-mapped shards and one SAE step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from sae_lens import SAE, SAETrainer, TrainingSAE
+from sae_lens.config import LoggingConfig, SAETrainerConfig
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+from transformer_lens import HookedTransformer
+
+from simplestories_interp.activations import (
+    ActivationStore,
+    model_fingerprint,
+    parse_hooks,
+    run_hooks,
+    stop_layer,
+)
+from simplestories_interp.config import SAEConfig
+from simplestories_interp.data.rows import iter_row_batches
+from simplestories_interp.devices import pick_device
+from simplestories_interp.errors import ConfigError, MissingDirectoryError
+from simplestories_interp.sae_metrics import evaluate_sae, reconstruction
+
+PROVENANCE = "ssi_sae.json"
+
+
+def make_sae(cfg: SAEConfig, d_in: int, metadata: dict) -> TrainingSAE:
+    """A SAELens training SAE of the configured architecture and size."""
+    d_sae = cfg.d_sae or cfg.expansion * d_in
+    if cfg.arch in ("topk", "batchtopk") and cfg.k >= d_sae:
+        raise ConfigError(f"k ({cfg.k}) must be smaller than d_sae ({d_sae})")
+    arch = {"d_in": d_in, "d_sae": d_sae, "architecture": cfg.arch, "device": "cpu", "dtype": "float32",
+            "metadata": metadata}
+    arch.update({"topk": {"k": cfg.k}, "batchtopk": {"k": cfg.k}, "standard": {"l1_coefficient": cfg.l1},
+                 "jumprelu": {"l0_coefficient": cfg.l1}}[cfg.arch])
+    torch.manual_seed(cfg.seed)
+    return TrainingSAE.from_dict(arch)
+
+
+def store_batches(store: ActivationStore, hook: str, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+    """Endless shuffled batches from a store (a new shuffle each pass)."""
+    epoch = 0
+    while True:
+        for batch in store.batches(batch_size, hook, shuffle=True, seed=seed + epoch):
+            if len(batch) == batch_size:
+                yield batch
+        epoch += 1
+
+
+def live_batches(model: HookedTransformer, hook: str, source: str, batch_size: int, seed: int,
+                 rows_per_forward: int = 16, buffer_batches: int = 8) -> Iterator[torch.Tensor]:
+    """Endless batches of activations made on the fly, shuffled within a bounded buffer."""
+    device, stop = next(model.parameters()).device, stop_layer(model, [hook])
+    rng, buffer, epoch = torch.Generator().manual_seed(seed), [], 0
+    while True:
+        src = f"synthetic:{seed + epoch}" if source == "synthetic" else source
+        for rows in iter_row_batches(src, model.tokenizer, model.cfg.n_ctx, rows_per_forward):
+            buffer.append(run_hooks(model, torch.from_numpy(rows).to(device), [hook], stop)[hook].float().cpu())
+            if sum(len(b) for b in buffer) >= batch_size * buffer_batches:
+                acts = torch.cat(buffer)
+                acts = acts[torch.randperm(len(acts), generator=rng)]
+                n = len(acts) // batch_size * batch_size
+                yield from acts[:n].split(batch_size)
+                buffer = [acts[n:]]
+        epoch += 1
+
+
+def _data(cfg: SAEConfig, model: HookedTransformer) -> tuple[Iterator[torch.Tensor], int, dict]:
+    if cfg.store is None:
+        d_in = run_hooks(model, model.to_tokens("Once upon a time"), [cfg.hook], stop_layer(model, [cfg.hook]))[cfg.hook].shape[-1]
+        return live_batches(model, cfg.hook, cfg.data, cfg.batch_size, cfg.seed), d_in, {"data": cfg.data}
+    store = ActivationStore(cfg.store)
+    if store.manifest.model_fingerprint != model_fingerprint(model):
+        raise ConfigError(f"store {cfg.store!r} was written by model {store.manifest.model!r} with other "
+                          f"weights than {cfg.model!r}; cache activations of this model first (ssi cache)")
+    if cfg.hook not in store.hooks:
+        raise ConfigError(f"store {cfg.store!r} holds {store.hooks}, not {cfg.hook!r}; cache that hook or "
+                          "pass --hook with one of those")
+    return (store_batches(store, cfg.hook, cfg.batch_size, cfg.seed), store.d(cfg.hook),
+            {"store": str(cfg.store), "data": store.manifest.source, "store_tokens": store.n_tokens})
+
+
+def _fingerprint(cfg: SAEConfig) -> str:
+    keys = ("model", "hook", "arch", "d_sae", "expansion", "k", "l1", "tokens", "lr", "batch_size", "seed", "store")
+    return hashlib.sha256(json.dumps([getattr(cfg, k) for k in keys]).encode()).hexdigest()[:16]
+
+
+def _save_checkpoint(out: Path, trainer: SAETrainer, cfg: SAEConfig) -> None:
+    root = out / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp_", dir=root))
+    save_file({k: v.contiguous() for k, v in trainer.sae.state_dict().items()}, str(tmp / "sae.safetensors"))
+    torch.save({"optimizer": trainer.optimizer.state_dict(), "lr_scheduler": trainer.lr_scheduler.state_dict(),
+                "act_freq_scores": trainer.act_freq_scores,
+                "n_forward_passes_since_fired": trainer.n_forward_passes_since_fired,
+                "coefficient_schedulers": {n: s.state_dict() for n, s in trainer.coefficient_schedulers.items()},
+                "rng": torch.get_rng_state()}, tmp / "trainer.pt")
+    (tmp / "state.json").write_text(json.dumps({
+        "n_training_steps": trainer.n_training_steps, "n_training_samples": trainer.n_training_samples,
+        "n_frac_active_samples": trainer.n_frac_active_samples, "fingerprint": _fingerprint(cfg)}))
+    final = root / f"step_{trainer.n_training_steps:07d}"
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in sorted(p for p in root.iterdir() if p.name.startswith("step_"))[:-1]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_checkpoint(out: Path, trainer: SAETrainer, cfg: SAEConfig) -> None:
+    ckpts = sorted(p for p in (out / "checkpoints").glob("step_*") if (p / "state.json").is_file())
+    if not ckpts:
+        return
+    state = json.loads((ckpts[-1] / "state.json").read_text())
+    if state["fingerprint"] != _fingerprint(cfg):
+        raise ConfigError(f"cannot resume {str(out)!r}: it was trained with other settings (model, hook, "
+                          "architecture, size, tokens, lr or batch); use another --out")
+    trainer.sae.load_state_dict(load_file(str(ckpts[-1] / "sae.safetensors")))
+    extra = torch.load(ckpts[-1] / "trainer.pt", weights_only=True)
+    trainer.optimizer.load_state_dict(extra["optimizer"])
+    trainer.lr_scheduler.load_state_dict(extra["lr_scheduler"])
+    trainer.act_freq_scores = extra["act_freq_scores"]
+    trainer.n_forward_passes_since_fired = extra["n_forward_passes_since_fired"]
+    for name, sd in extra["coefficient_schedulers"].items():
+        trainer.coefficient_schedulers[name].load_state_dict(sd)
+    torch.set_rng_state(extra["rng"])
+    trainer.n_training_steps = state["n_training_steps"]
+    trainer.n_training_samples = state["n_training_samples"]
+    trainer.n_frac_active_samples = state["n_frac_active_samples"]
+
+
+def eval_rows(model: HookedTransformer, cfg: SAEConfig) -> np.ndarray:
+    batches = list(iter_row_batches(cfg.eval_data, model.tokenizer, model.cfg.n_ctx, 64, limit=cfg.eval_stories))
+    if not batches:
+        raise ConfigError(f"{cfg.eval_stories} stories of {cfg.eval_data!r} fill no row of n_ctx={model.cfg.n_ctx}")
+    return np.concatenate(batches)
+
+
+def train_sae(cfg: SAEConfig, model: HookedTransformer | None = None) -> Path:
+    """Train an SAE as configured; return its directory (SAELens format + our metrics)."""
+    from simplestories_interp.loading import load_model
+
+    out = Path(cfg.out)
+    done = (out / "cfg.json").is_file() and (out / PROVENANCE).is_file()
+    if done and cfg.resume:
+        raise ConfigError(f"the SAE run in {str(out)!r} already finished; use another --out")
+    if (out / "checkpoints").is_dir() and not cfg.resume:
+        raise ConfigError(f"{str(out)!r} holds an SAE run; pass --resume to continue it or use another --out")
+    device = pick_device(cfg.device)
+    model = model or load_model(cfg.model, device=device)
+    parse_hooks(model, [cfg.hook])
+    batches, d_in, provenance = _data(cfg, model)
+    metadata = {"model_name": cfg.model, "hook_name": cfg.hook, "context_size": model.cfg.n_ctx, "prepend_bos": True}
+    sae = make_sae(cfg, d_in, metadata)
+    trainer = SAETrainer(cfg=SAETrainerConfig(
+        total_training_samples=cfg.tokens, train_batch_size_samples=cfg.batch_size, lr=cfg.lr, lr_end=cfg.lr / 10,
+        lr_warm_up_steps=min(100, max(1, cfg.tokens // cfg.batch_size // 20)), device=str(device),
+        logger=LoggingConfig(log_to_wandb=cfg.wandb)), sae=sae, data_provider=batches)
+    sae.to(device)
+    if cfg.resume:
+        _load_checkpoint(out, trainer, cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    held_out = eval_rows(model, cfg)
+    _loop(cfg, trainer, batches, out)
+    trainer.set_final_sae_metadata()
+    _save(trainer.sae, out, cfg, {**provenance, "model": cfg.model, "hook": cfg.hook,
+                                  "tokens": trainer.n_training_samples})
+    # Measure what was saved: BatchTopK is saved as a JumpReLU SAE with the learned threshold.
+    metrics = evaluate_sae(model, load_sae(out, device=str(device)), cfg.hook, held_out)
+    (out / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
+    return out
+
+
+def eval_sae(path: str | Path, model: HookedTransformer | str | None = None, *,
+             eval_data: str = "synthetic:9999", eval_stories: int = 100, device: str | None = None):
+    """Recompute the metrics of a saved SAE (``ssi sae eval``) and rewrite ``metrics.json``."""
+    from simplestories_interp.loading import load_model
+
+    path = Path(path)
+    provenance = json.loads((path / PROVENANCE).read_text()) if (path / PROVENANCE).is_file() else {}
+    sae = load_sae(path, device=device)
+    hook = sae.cfg.metadata.hook_name or provenance.get("hook")
+    if not isinstance(model, HookedTransformer):
+        model = load_model(model or provenance.get("model") or sae.cfg.metadata.model_name, device=device)
+    parse_hooks(model, [hook])
+    d_in = run_hooks(model, model.to_tokens("Once"), [hook], stop_layer(model, [hook]))[hook].shape[-1]
+    if d_in != sae.cfg.d_in:
+        raise ConfigError(f"the SAE reads d_in={sae.cfg.d_in} but {hook!r} of this model has width {d_in}: "
+                          "wrong model or hook")
+    cfg = SAEConfig(eval_data=eval_data, eval_stories=eval_stories)
+    metrics = evaluate_sae(model, sae, hook, eval_rows(model, cfg))
+    (path / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
+    return metrics
+
+
+def _loop(cfg: SAEConfig, trainer: SAETrainer, batches: Iterator[torch.Tensor], out: Path) -> None:
+    probe = next(batches)  # a fixed batch for the training-time reconstruction metrics
+    steps = cfg.tokens // cfg.batch_size
+    with open(out / "metrics.jsonl", "a") as log:
+        for _ in tqdm(range(trainer.n_training_steps, steps), initial=trainer.n_training_steps, total=steps,
+                      desc="training SAE", unit="step"):
+            trainer.maybe_reset_sparsity()
+            output = trainer.step(next(batches))
+            trainer.n_training_steps += 1
+            done = trainer.n_training_steps
+            if done % cfg.log_every == 0 or done == steps:
+                rec = reconstruction(trainer.sae, probe.to(trainer.sae.device))
+                log.write(json.dumps({"step": done, "tokens": trainer.n_training_samples,
+                                      "loss": output.loss.item(), "l0": rec["l0"],
+                                      "explained_variance": rec["explained_variance"], "mse": rec["mse"],
+                                      "dead_fraction": float(trainer.dead_neurons.float().mean()),
+                                      "lr": trainer.optimizer.param_groups[0]["lr"]}) + "\n")
+                log.flush()
+            if done % cfg.checkpoint_every == 0 or done == steps:
+                _save_checkpoint(out, trainer, cfg)
+
+
+def _save(sae: TrainingSAE, out: Path, cfg: SAEConfig, provenance: dict) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=".sae_", dir=out))
+    sae.save_inference_model(tmp)
+    for file in tmp.iterdir():
+        os.replace(file, out / file.name)
+    tmp.rmdir()
+    (out / PROVENANCE).write_text(json.dumps({**provenance, "config": dataclasses.asdict(cfg)}, indent=2))
+
+
+def load_sae(path: str | Path, device: str | None = None) -> SAE:
+    """Load an SAE directory (ours or any SAELens one) as a SAELens ``SAE``."""
+    path = Path(path)
+    if not (path / "cfg.json").is_file():
+        raise MissingDirectoryError(f"{str(path)!r} is not an SAE directory (no cfg.json)")
+    return SAE.load_from_disk(str(path), device=str(pick_device(device)))
