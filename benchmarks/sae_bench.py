@@ -32,7 +32,11 @@ from simplestories_interp.sae import train_sae
 
 def saelens_runner_tokens_per_s(model, hook: str, d_sae: int, k: int, batch: int, tokens: int, out: Path) -> float:
     import datasets
-    from sae_lens import BatchTopKTrainingSAEConfig, LanguageModelSAERunnerConfig, LanguageModelSAETrainingRunner
+    from sae_lens import (
+        BatchTopKTrainingSAEConfig,
+        LanguageModelSAERunnerConfig,
+        LanguageModelSAETrainingRunner,
+    )
     from sae_lens.config import LoggingConfig
 
     rows = np.concatenate(list(iter_row_batches("synthetic:11", model.tokenizer, model.cfg.n_ctx, 64,

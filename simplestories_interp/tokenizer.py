@@ -171,3 +171,19 @@ def separator_id(tokenizer) -> int:
         if token_id is not None:
             return int(token_id)
     return EOS_ID
+
+
+def raw_encoder(tokenizer) -> Tokenizer:
+    """The ``tokenizers`` backend without truncation or padding, for encoding whole stories.
+
+    ``transformers`` switches truncation on in the shared backend whenever it is called with
+    ``truncation=True`` (TransformerLens's ``to_tokens`` does, at n_ctx) and leaves it on, which
+    would silently cut every later story at n_ctx tokens. We encode with an untouched copy.
+    """
+    backend = tokenizer.backend_tokenizer
+    if backend.truncation is None and backend.padding is None:
+        return backend
+    clean = Tokenizer.from_str(backend.to_str())
+    clean.no_truncation()
+    clean.no_padding()
+    return clean

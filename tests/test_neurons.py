@@ -60,3 +60,11 @@ def test_views(tiny_model, tmp_path):
     assert "[[" in text and text.startswith("blocks.1.mlp.hook_post unit 0")
     best, worst = logit_effect(tiny_model, 1, 0, n=4)
     assert len(best) == 4 and best[0][1] >= best[-1][1] and worst[0][1] <= worst[-1][1]
+
+
+def test_rows_are_not_truncated_after_to_tokens(tiny_model):
+    """transformers leaves truncation on in the shared backend after to_tokens(truncate=True)."""
+    fresh = build_rows("synthetic:3", tiny_model.tokenizer, 64, 10)
+    tiny_model.to_tokens("Once upon a time " * 50)
+    again = build_rows("synthetic:3", tiny_model.tokenizer, 64, 10)
+    assert again.tokens.shape == fresh.tokens.shape and (again.tokens == fresh.tokens).all()

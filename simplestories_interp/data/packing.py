@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from simplestories_interp.data.sources import iter_stories
 from simplestories_interp.errors import DataError
-from simplestories_interp.tokenizer import EOS_ID, UNK_ID
+from simplestories_interp.tokenizer import EOS_ID, UNK_ID, raw_encoder
 
 TOKENS_FILE, META_FILE = "{split}.bin", "meta.json"
 
@@ -60,7 +60,7 @@ def pack_key(source: str, limit: int | None, tokenizer, n_ctx: int, val_fraction
 
 def token_stream(stories: Iterable[str], tokenizer, batch: int = 512) -> Iterator[list[int]]:
     """Per story: ``[EOS]`` followed by its tokens (the fixed tokenizer adds nothing itself)."""
-    raw = tokenizer.backend_tokenizer
+    raw = raw_encoder(tokenizer)
     buffer: list[str] = []
     for story in stories:
         buffer.append(story)

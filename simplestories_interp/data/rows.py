@@ -18,7 +18,7 @@ import numpy as np
 
 from simplestories_interp.data.sources import iter_records, iter_stories
 from simplestories_interp.errors import DataError
-from simplestories_interp.tokenizer import separator_id
+from simplestories_interp.tokenizer import raw_encoder, separator_id
 
 _WORD = re.compile(r"\S+")
 
@@ -69,7 +69,7 @@ class Rows:
 
 
 def _encode(stories: list[str], tokenizer):
-    return tokenizer.backend_tokenizer.encode_batch(stories, add_special_tokens=False)
+    return raw_encoder(tokenizer).encode_batch(stories, add_special_tokens=False)
 
 
 def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool = False) -> Rows:
