@@ -36,6 +36,7 @@ from simplestories_interp.errors import (
     MissingDirectoryError,
     UnknownHookError,
 )
+from simplestories_interp.files import atomic_write_text, ensure_writable
 
 MANIFEST = "manifest.json"
 
@@ -111,16 +112,6 @@ def run_hooks(model: HookedTransformer, tokens: torch.Tensor, hooks: Sequence[st
     return out
 
 
-def _writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write_test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise MissingDirectoryError(f"cannot write the activation store to {str(out)!r}: {exc.strerror}") from exc
-
-
 def _check_resume(old: Manifest, new: Manifest, out: Path) -> None:
     keys = ("model_fingerprint", "dtype", "n_ctx", "source", "n_stories", "rows_per_shard")
     diff = [k for k in keys if getattr(old, k) != getattr(new, k)]
@@ -134,9 +125,7 @@ def _check_resume(old: Manifest, new: Manifest, out: Path) -> None:
 
 
 def _write_manifest(out: Path, manifest: Manifest) -> None:
-    tmp = out / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(asdict(manifest), indent=1))
-    os.replace(tmp, out / MANIFEST)
+    atomic_write_text(out / MANIFEST, json.dumps(asdict(manifest), indent=1))
 
 
 def cache_activations(
@@ -158,7 +147,7 @@ def cache_activations(
     hooks = parse_hooks(model, [hooks] if isinstance(hooks, str) else hooks)
     torch_dtype = parse_dtype(dtype)
     out = Path(out)
-    _writable(out)
+    ensure_writable(out)
     manifest = Manifest(model.cfg.model_name, model_fingerprint(model),
                         {h: 0 for h in hooks}, str(torch_dtype).removeprefix("torch."),
                         model.cfg.n_ctx, source, n_stories, rows_per_shard)

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -34,6 +31,7 @@ from simplestories_interp.errors import (
     MissingWeightsError,
     UnsupportedArchitectureError,
 )
+from simplestories_interp.files import atomic_dir
 from simplestories_interp.zoo import ModelSpec
 
 HF_CONFIG, NATIVE_CONFIG, TRAINING_CONFIG = "config.json", "ssi_config.json", "training_config.json"
@@ -184,25 +182,6 @@ def load_weights(directory: Path) -> dict[str, Tensor]:
     return state
 
 
-def _atomic_dir(target: Path):
-    """A temporary sibling directory; call the returned ``commit()`` to move it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-
-    def commit() -> Path:
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-        return target
-
-    return tmp, commit
-
-
 def save_native(model, directory: str | Path, *, spec: ModelSpec | None = None,
                 tokenizer=None, card: str | None = None, training: dict | None = None) -> Path:
     """Write a HookedTransformer's parameters in the native format (atomically).
@@ -212,15 +191,15 @@ def save_native(model, directory: str | Path, *, spec: ModelSpec | None = None,
     """
     spec = spec or model.ssi_spec
     tokenizer = tokenizer if tokenizer is not None else model.tokenizer
-    tmp, commit = _atomic_dir(Path(directory))
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.named_parameters()}
-    save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
-    spec_dict = {k: v for k, v in dataclasses.asdict(spec).items() if k != "extra"}
-    (tmp / NATIVE_CONFIG).write_text(json.dumps({**spec_dict, "format": "ssi-native-v1"}, indent=2))
-    if training is not None:
-        (tmp / TRAINING_CONFIG).write_text(json.dumps({**training, "n_ctx": spec.n_ctx}, indent=2, default=str))
-    _write_extras(tmp, tokenizer, card)
-    return commit()
+    with atomic_dir(directory) as tmp:
+        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.named_parameters()}
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        spec_dict = {k: v for k, v in dataclasses.asdict(spec).items() if k != "extra"}
+        (tmp / NATIVE_CONFIG).write_text(json.dumps({**spec_dict, "format": "ssi-native-v1"}, indent=2))
+        if training is not None:
+            (tmp / TRAINING_CONFIG).write_text(json.dumps({**training, "n_ctx": spec.n_ctx}, indent=2, default=str))
+        _write_extras(tmp, tokenizer, card)
+    return Path(directory)
 
 
 def save_hf(hf_state: dict[str, Tensor], spec: ModelSpec, directory: str | Path,
@@ -235,7 +214,12 @@ def save_hf(hf_state: dict[str, Tensor], spec: ModelSpec, directory: str | Path,
             f"{spec.name!r} has no normalisation layers, which HF Llama cannot express: "
             "save it in the native format (ssi.checkpoint.save_native)"
         )
-    tmp, commit = _atomic_dir(Path(directory))
+    with atomic_dir(directory) as tmp:
+        _write_hf(tmp, hf_state, spec, tokenizer, card, training)
+    return Path(directory)
+
+
+def _write_hf(tmp: Path, hf_state: dict[str, Tensor], spec: ModelSpec, tokenizer, card, training) -> None:
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in hf_state.items()
                if k != "lm_head.weight"}  # tied: HF re-creates lm_head from the embedding
     save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
@@ -254,7 +238,6 @@ def save_hf(hf_state: dict[str, Tensor], spec: ModelSpec, directory: str | Path,
     training = {**(training or {}), "n_ctx": spec.n_ctx, "name": spec.name}
     (tmp / TRAINING_CONFIG).write_text(json.dumps(training, indent=2, default=str))
     _write_extras(tmp, tokenizer, card)
-    return commit()
 
 
 def _write_extras(directory: Path, tokenizer, card: str | None) -> None:

@@ -289,10 +289,10 @@ def run_heads(args: HeadArgs) -> None:
         print(f"L{s.layer}H{s.head:<3} {s.head_class:10} {off:>6} {s.positional_share:6.2f} {s.first_token:6.2f} "
               f"{s.entropy:7.2f} {s.far_content:5.2f} {s.entity_lift:5.1f}  {s.top_role or ''}")
     if args.out:
-        from pathlib import Path
 
-        out = Path(args.out)
-        views._writable_dir(out)
+        from simplestories_interp.files import ensure_writable
+
+        out = ensure_writable(args.out)
         (out / "heads.json").write_text(json.dumps(as_records(stats), indent=1))
         views.write(out / "heads_heatmap.html", views.page(f"Heads of {args.model}", views.heads_heatmap(
             as_records(stats), model.cfg.n_layers, model.cfg.n_heads)))

@@ -156,13 +156,13 @@ def role_summary(explanations: list[Explanation], threshold: float = 0.8) -> dic
             "by_role": dict(sorted(by_role.items(), key=lambda kv: -kv[1]))}
 
 
-def logit_effect(model: HookedTransformer, layer: int, neuron: int, n: int = 8) -> tuple[list, list]:
-    """Top and bottom tokens of an MLP neuron's direct effect on the logits (W_out . W_U).
+def direction_logit_effect(model: HookedTransformer, direction: Tensor, n: int = 8) -> tuple[list, list]:
+    """Top and bottom tokens of a residual-stream direction's direct effect on the logits.
 
     The final RMSNorm's weight is included (its per-token scale is not: it is positive and
     the same for every output token, so the ranking is unaffected).
     """
-    direction = model.W_out[layer, neuron]
+    direction = direction.to(model.W_U.device, model.W_U.dtype)
     if model.cfg.normalization_type == "RMS":
         direction = direction * model.ln_final.w
     effect = direction @ model.W_U
@@ -170,3 +170,8 @@ def logit_effect(model: HookedTransformer, layer: int, neuron: int, n: int = 8) 
     decode = model.tokenizer.convert_ids_to_tokens
     return ([(t, v.item()) for t, v in zip(decode(top.indices.tolist()), top.values, strict=True)],
             [(t, -v.item()) for t, v in zip(decode(bottom.indices.tolist()), bottom.values, strict=True)])
+
+
+def logit_effect(model: HookedTransformer, layer: int, neuron: int, n: int = 8) -> tuple[list, list]:
+    """Direct logit effect of an MLP neuron: its output direction W_out[layer, neuron] . W_U."""
+    return direction_logit_effect(model, model.W_out[layer, neuron], n)

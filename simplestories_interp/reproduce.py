@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from simplestories_interp import views
 from simplestories_interp.config import FigureConfig
 from simplestories_interp.data.rows import build_rows
+from simplestories_interp.files import ensure_writable
 from simplestories_interp.heads import HeadStats, as_records, head_statistics
 from simplestories_interp.loading import load_model
 from simplestories_interp.neurons import explain, role_summary, scan
@@ -122,7 +123,7 @@ def _neuron_figure(cfg: FigureConfig, out: Path) -> list[str]:
 def tinystories_figures(cfg: FigureConfig) -> Path:
     """Write all figures, ``index.html`` and ``summary.txt`` into ``cfg.out``."""
     out = Path(cfg.out)
-    views._writable_dir(out)
+    ensure_writable(out)
     _, head_notes = _head_figures(cfg, out)
     neuron_notes = _neuron_figure(cfg, out)
     summary = "\n".join(head_notes + [""] + neuron_notes)

@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +39,7 @@ from simplestories_interp.config import SAEConfig
 from simplestories_interp.data.rows import iter_row_batches
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError, MissingDirectoryError
+from simplestories_interp.files import atomic_dir, keep_last
 from simplestories_interp.sae_metrics import evaluate_sae, reconstruction
 
 PROVENANCE = "ssi_sae.json"
@@ -107,9 +107,13 @@ def _fingerprint(cfg: SAEConfig) -> str:
 
 
 def _save_checkpoint(out: Path, trainer: SAETrainer, cfg: SAEConfig) -> None:
-    root = out / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp_", dir=root))
+    final = out / "checkpoints" / f"step_{trainer.n_training_steps:07d}"
+    with atomic_dir(final) as tmp:
+        _write_checkpoint(tmp, trainer, cfg)
+    keep_last(out / "checkpoints", "step_", 1)
+
+
+def _write_checkpoint(tmp: Path, trainer: SAETrainer, cfg: SAEConfig) -> None:
     save_file({k: v.contiguous() for k, v in trainer.sae.state_dict().items()}, str(tmp / "sae.safetensors"))
     torch.save({"optimizer": trainer.optimizer.state_dict(), "lr_scheduler": trainer.lr_scheduler.state_dict(),
                 "act_freq_scores": trainer.act_freq_scores,
@@ -119,11 +123,6 @@ def _save_checkpoint(out: Path, trainer: SAETrainer, cfg: SAEConfig) -> None:
     (tmp / "state.json").write_text(json.dumps({
         "n_training_steps": trainer.n_training_steps, "n_training_samples": trainer.n_training_samples,
         "n_frac_active_samples": trainer.n_frac_active_samples, "fingerprint": _fingerprint(cfg)}))
-    final = root / f"step_{trainer.n_training_steps:07d}"
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    for old in sorted(p for p in root.iterdir() if p.name.startswith("step_"))[:-1]:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _load_checkpoint(out: Path, trainer: SAETrainer, cfg: SAEConfig) -> None:
@@ -235,11 +234,10 @@ def _loop(cfg: SAEConfig, trainer: SAETrainer, batches: Iterator[torch.Tensor], 
 
 
 def _save(sae: TrainingSAE, out: Path, cfg: SAEConfig, provenance: dict) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=".sae_", dir=out))
-    sae.save_inference_model(tmp)
-    for file in tmp.iterdir():
-        os.replace(file, out / file.name)
-    tmp.rmdir()
+    with tempfile.TemporaryDirectory(prefix=".sae_", dir=out) as tmp:
+        sae.save_inference_model(tmp)  # then each file moves into place in one rename
+        for file in Path(tmp).iterdir():
+            os.replace(file, out / file.name)
     (out / PROVENANCE).write_text(json.dumps({**provenance, "config": dataclasses.asdict(cfg)}, indent=2))
 
 

@@ -17,7 +17,7 @@ from transformer_lens import HookedTransformer
 
 from simplestories_interp.activations import run_hooks, stop_layer
 from simplestories_interp.data.rows import Rows
-from simplestories_interp.neurons import TopK, scan
+from simplestories_interp.neurons import TopK, direction_logit_effect, scan
 
 _SKIP = {"dialogue"}
 
@@ -82,14 +82,8 @@ def feature_topk(model: HookedTransformer, sae, hook: str, rows: Rows, k: int = 
 
 
 def feature_logit_effect(model: HookedTransformer, sae, feature: int, n: int = 8) -> tuple[list, list]:
-    direction = sae.W_dec[feature].to(model.W_U.device)
-    if model.cfg.normalization_type == "RMS":
-        direction = direction * model.ln_final.w
-    effect = direction @ model.W_U
-    decode = model.tokenizer.convert_ids_to_tokens
-    top, bottom = effect.topk(n), (-effect).topk(n)
-    return ([(t, v.item()) for t, v in zip(decode(top.indices.tolist()), top.values, strict=True)],
-            [(t, -v.item()) for t, v in zip(decode(bottom.indices.tolist()), bottom.values, strict=True)])
+    """Direct logit effect of a feature's decoder direction."""
+    return direction_logit_effect(model, sae.W_dec[feature].detach(), n)
 
 
 def as_records(matches: list[FeatureMatch]) -> list[dict]:

@@ -171,13 +171,3 @@ def attention_view(model, text: str, heads: list[tuple[int, int]], *, prepend_bo
                                         attention_head_names=names)
     return view.local_src
 
-
-def _writable_dir(out: Path) -> None:
-    from simplestories_interp.errors import MissingDirectoryError
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / ".write_test").write_text("")
-        (out / ".write_test").unlink()
-    except OSError as exc:
-        raise MissingDirectoryError(f"cannot write to {str(out)!r}: {exc.strerror}") from exc

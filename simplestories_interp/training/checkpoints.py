@@ -10,15 +10,13 @@ moment leaves either the previous checkpoint or the new one, never half of one.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from simplestories_interp.errors import ConfigError
+from simplestories_interp.files import atomic_dir, keep_last
 
 PREFIX = "step_"
 
@@ -29,18 +27,13 @@ def checkpoint_dir(run: Path) -> Path:
 
 def save_checkpoint(run: Path, step: int, model: torch.nn.Module, optimizer, state: dict,
                     keep: int = 2) -> Path:
-    root = checkpoint_dir(run)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp_", dir=root))
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(weights, str(tmp / "model.safetensors"))
-    torch.save({"optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()}, tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
-    final = root / f"{PREFIX}{step:07d}"
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    for old in list_checkpoints(run)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    final = checkpoint_dir(run) / f"{PREFIX}{step:07d}"
+    with atomic_dir(final) as tmp:
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(tmp / "model.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()}, tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
+    keep_last(checkpoint_dir(run), PREFIX, keep)
     return final
 
 
