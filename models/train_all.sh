@@ -26,3 +26,9 @@ build SynthStories-1.25M-ctx64 --model SynthStories-1.25M --n-ctx 64 --tokenizer
   --max-steps 400 --batch-size 256 --micro-batch-size 128 --warmup-steps 40
 build SynthStories-1L --model SynthStories-1L --tokenizer SynthStories-1.25M \
   --max-steps 600 --batch-size 32 --micro-batch-size 16 --warmup-steps 40
+# The default model's norm-free version: RMSNorm removed by fine-tuning (docs/norm_free.md).
+[ -d models/SynthStories-1.25M-noLN ] || {
+  [ -f runs/SynthStories-1.25M-noLN/noln_report.json ] || \
+    $SSI noln SynthStories-1.25M --out runs/SynthStories-1.25M-noLN --steps-per-site 20 --final-steps 300 --bf16
+  cp -r runs/SynthStories-1.25M-noLN models/SynthStories-1.25M-noLN
+}

@@ -28,6 +28,7 @@ _LAZY = {
     "cache_activations": "activations",
     "ActivationStore": "activations",
     "train": "training.trainer",
+    "remove_norms": "training.noln",
     "TrainConfig": "training.config",
     "load_config": "training.config",
     "eval_loss": "training.evaluate",
@@ -46,7 +47,7 @@ _LAZY = {
 
 __all__ = [
     "DEFAULT_MODEL", "ActivationStore", "ModelSpec", "cache_activations", "TrainConfig", "build_model", "eval_loss", "generate_stories",
-    "iter_stories", "load_config", "pack", "train", "checkpoint", "convert", "errors", "fix_tokenizer", "generate",
+    "iter_stories", "load_config", "pack", "remove_norms", "train", "checkpoint", "convert", "errors", "fix_tokenizer", "generate",
     "get_spec", "heads", "hub", "load_model", "load_tokenizer", "loading", "neurons", "tokenizer",
     "train_tokenizer", "views", "zoo",
 ]
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from simplestories_interp.tokenizer import fix_tokenizer, load_tokenizer, train_tokenizer
     from simplestories_interp.training.config import TrainConfig, load_config
     from simplestories_interp.training.evaluate import eval_loss
+    from simplestories_interp.training.noln import remove_norms
     from simplestories_interp.training.trainer import train
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from simplestories_interp import zoo
 from simplestories_interp.cli_args import add_dataclass_args, given, positional
-from simplestories_interp.config import DEFAULT_HEAD_MODEL, FigureConfig, SAEConfig
+from simplestories_interp.config import DEFAULT_HEAD_MODEL, FigureConfig, NoLNConfig, SAEConfig
 from simplestories_interp.errors import SSIError
 
 
@@ -361,6 +361,15 @@ def run_sae_features(args: SAEFeatureArgs) -> None:
                          n_stories=args.n_stories, out=args.out, device=args.device))
 
 
+def run_noln(args) -> None:
+    from simplestories_interp.training.noln import remove_norms
+
+    out = remove_norms(args)
+    report = json.loads((out / "noln_report.json").read_text())
+    print({k: v for k, v in report.items() if k != "sites"})
+    print(f"norm-free model written to {out}")
+
+
 def run_reproduce(args) -> None:
     from simplestories_interp.reproduce import tinystories_figures
 
@@ -379,6 +388,7 @@ COMMANDS: dict[str, tuple[type, Callable]] = {
     "neurons": (NeuronArgs, run_neurons),
     "heads": (HeadArgs, run_heads),
     "reproduce tinystories": (FigureConfig, run_reproduce),
+    "noln": (NoLNConfig, run_noln),
     "sae train": (SAEConfig, run_sae_train),
     "sae eval": (SAEEvalArgs, run_sae_eval),
     "sae features": (SAEFeatureArgs, run_sae_features),

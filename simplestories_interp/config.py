@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from simplestories_interp.cli_args import positional
 from simplestories_interp.zoo import DEFAULT_MODEL
 
 DEFAULT_HEAD_MODEL = "SynthStories-1L"
@@ -105,3 +106,41 @@ class SAEConfig:
             raise ValueError(f"k ({self.k}) must be smaller than d_sae ({self.d_sae})")
         if self.lr <= 0 or self.l1 < 0:
             raise ValueError("--lr must be positive and --l1 non-negative")
+
+
+@dataclass
+class NoLNConfig:
+    """Remove the RMSNorm layers of a model by fine-tuning (Heimersheim 2024, for RMSNorm)."""
+
+    model: str = positional(default=DEFAULT_MODEL)
+    """Model to make norm-free (any RMS model: zoo name, directory or hub id)."""
+    out: str = "noln"
+    """Output model directory (native format)."""
+    data: str = "synthetic:1"
+    """Story source for fine-tuning and the validation loss."""
+    n_stories: int = 40000
+    """Stories to pack."""
+    steps_per_site: int = 20
+    """Fine-tuning steps between freezing one norm site and the next."""
+    final_steps: int = 300
+    """Fine-tuning steps after the last site is frozen."""
+    batch_size: int = 32
+    """Rows per step."""
+    micro_batch_size: int = 16
+    """Rows per forward pass (gradient accumulation)."""
+    lr: float = 5e-4
+    """Peak fine-tuning learning rate (warm-up, then cosine to 0.1x)."""
+    eval_batches: int = 16
+    """Micro-batches in each validation loss."""
+    bf16: bool = False
+    """bfloat16 autocast during fine-tuning."""
+    seed: int = 0
+    """Data order seed."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+    def __post_init__(self) -> None:
+        if min(self.steps_per_site, self.batch_size, self.micro_batch_size, self.n_stories) <= 0 or self.final_steps < 0:
+            raise ValueError("steps, batch sizes and n_stories must be positive")
+        if self.batch_size % self.micro_batch_size:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size ({self.micro_batch_size})")

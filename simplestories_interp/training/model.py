@@ -41,11 +41,17 @@ def apply_rope(x: Float[Tensor, "batch head pos d_head"], cos: Tensor, sin: Tens
 
 
 class RMSNorm(nn.Module):
+    """RMSNorm; with ``fixed`` set, the per-token RMS is replaced by that constant (the step
+    by which norm removal turns a norm site into a linear map, see ``training/noln.py``)."""
+
     def __init__(self, d: int, eps: float):
         super().__init__()
         self.weight, self.eps = nn.Parameter(torch.ones(d)), eps
+        self.fixed: float | None = None
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.fixed is not None:
+            return x / self.fixed * self.weight
         return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 
