@@ -202,5 +202,5 @@ def _card(spec: ModelSpec, cfg: NoLNConfig, r: dict, source) -> str:
         f"Folding check: max logit difference {r['fold_max_logit_difference']:.1e}.", "",
         "## Reproduce", "", "```bash",
         f"ssi noln {cfg.model} --out {cfg.out} --steps-per-site {cfg.steps_per_site} --final-steps {cfg.final_steps} "
-        f"--lr {cfg.lr:g} --n-stories {cfg.n_stories}", "```",
+        f"--lr {cfg.lr:g} --n-stories {cfg.n_stories}" + (" --bf16" if cfg.bf16 else ""), "```",
     ])

@@ -48,3 +48,21 @@ def test_schedule_removes_every_norm_and_loads(tiny_model, tmp_path):
     assert not any("hook_normalized" in name for name in model.hook_dict)
     with pytest.raises(ConfigError, match="already has no normalisation"):
         ssi.remove_norms(NoLNConfig(model=str(out), out=str(tmp_path / "again")), progress=False)
+
+
+def test_direct_logit_attribution_is_exact_without_norms(tiny_spec, synth_tokenizer):
+    from dataclasses import replace
+
+    from simplestories_interp.attribution import direct_logit_attribution
+    from simplestories_interp.errors import InvalidArgumentError
+
+    spec = replace(tiny_spec, normalization="none", d_vocab=600)
+    torch.manual_seed(1)
+    model = build_model(spec, None, synth_tokenizer, device="cpu")
+    tokens = model.to_tokens("Lily went to the park with her dog.")[0]
+    for target in (5, 77):
+        a = direct_logit_attribution(model, tokens, 6, target)
+        assert abs(a.total - a.logit) < 1e-4 and a.heads.shape == (2, 4) and a.neurons.shape == (2, 48)
+    rms = build_model(replace(spec, normalization="rms"), None, synth_tokenizer, device="cpu")
+    with pytest.raises(InvalidArgumentError, match="ssi noln"):
+        direct_logit_attribution(rms, tokens, 3, 5)
