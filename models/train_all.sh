@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the models shipped in models/ (about 80 minutes on 2 CPU cores).
+# Reproduces the models shipped in models/ (about 75 minutes on 2 CPU cores).
 # Each model's README.md records the exact command that made it; this script runs them in
 # order: the default model first, whose tokenizer the others share.
 set -euo pipefail
@@ -21,14 +21,14 @@ build() {  # build NAME ARGS...: train into runs/NAME (resuming if interrupted),
 build SynthStories-1.25M --model SynthStories-1.25M --max-steps 1250 --batch-size 32 \
   --micro-batch-size 16 --warmup-steps 100
 build SynthStories-1.25M-ctx128 --model SynthStories-1.25M --n-ctx 128 --tokenizer SynthStories-1.25M \
-  --max-steps 400 --batch-size 128 --micro-batch-size 64 --warmup-steps 40
+  --max-steps 300 --batch-size 128 --micro-batch-size 64 --warmup-steps 40
 build SynthStories-1.25M-ctx64 --model SynthStories-1.25M --n-ctx 64 --tokenizer SynthStories-1.25M \
-  --max-steps 400 --batch-size 256 --micro-batch-size 128 --warmup-steps 40
+  --max-steps 300 --batch-size 256 --micro-batch-size 128 --warmup-steps 40
 build SynthStories-1L --model SynthStories-1L --tokenizer SynthStories-1.25M \
-  --max-steps 600 --batch-size 32 --micro-batch-size 16 --warmup-steps 40
+  --max-steps 400 --batch-size 32 --micro-batch-size 16 --warmup-steps 40
 # The default model's norm-free version: RMSNorm removed by fine-tuning (docs/norm_free.md).
 [ -d models/SynthStories-1.25M-noLN ] || {
   [ -f runs/SynthStories-1.25M-noLN/noln_report.json ] || \
-    $SSI noln SynthStories-1.25M --out runs/SynthStories-1.25M-noLN --steps-per-site 20 --final-steps 300 --bf16
+    $SSI noln SynthStories-1.25M --out runs/SynthStories-1.25M-noLN --steps-per-site 15 --final-steps 200 --bf16
   cp -r runs/SynthStories-1.25M-noLN models/SynthStories-1.25M-noLN
 }

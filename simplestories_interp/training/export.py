@@ -136,7 +136,8 @@ def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command:
         "",
         "## Reproduce", "", "```bash", command, "```", "",
         "## Load", "", "```python", "import simplestories_interp as ssi",
-        f"model = ssi.load_model({str(out)!r})", "```", "",
+        f"model = ssi.load_model({spec.name!r})  # once under models/ or $SSI_MODELS_PATH as {spec.name}/",
+        f"model = ssi.load_model({str(out)!r})  # or by directory", "```", "",
         "## Samples (temperature 0.7)", "",
         *[f"> {s}\n" for s in samples],
     ]
