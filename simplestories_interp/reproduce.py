@@ -44,14 +44,19 @@ def _head_figures(cfg: FigureConfig, out: Path) -> tuple[list[HeadStats], list[s
     semantic = sorted((s for s in layer0 if s.head_class in ("semantic", "mixed")),
                       key=lambda s: -s.far_content)[:3]
     notes = []
+    closest = sorted(layer0, key=lambda s: -max(s.positional_share, max(s.offset_attention[1:])))[:3]
     for name, heads, title in (("fig19_positional_heads.html", positional, "Fig. 19 — positional heads"),
                                ("fig20_semantic_heads.html", semantic, "Fig. 20 — semantic heads")):
+        intro = f"<p>Model {cfg.head_model}. Hover over a token to see where it attends.</p>"
+        if not heads and name.startswith("fig19"):
+            intro += ("<p><b>No head of this model meets the positional criteria</b> (docs/heads.md); "
+                      "shown instead: the three heads closest to them.</p>")
+            heads = closest
         if not heads:
             views.write(out / name, views.page(title, "<p>No such head found in this model.</p>"))
             continue
         desc = "".join(f"<li>L{s.layer}H{s.head} ({s.head_class}): {_describe(s)}</li>" for s in heads)
-        body = (f"<p>Model {cfg.head_model}. Hover over a token to see where it attends.</p><ul>{desc}</ul>"
-                + views.attention_view(model, cfg.text, [(s.layer, s.head) for s in heads]))
+        body = intro + f"<ul>{desc}</ul>" + views.attention_view(model, cfg.text, [(s.layer, s.head) for s in heads])
         views.write(out / name, views.page(title, body))
     offsets = sorted({s.offset for s in positional})
     notes.append(f"Heads ({cfg.head_model}): {len(positional)} positional head(s) in layer 0 at offsets "
@@ -64,6 +69,10 @@ def _head_figures(cfg: FigureConfig, out: Path) -> tuple[list[HeadStats], list[s
 def _describe(s: HeadStats) -> str:
     if s.head_class == "positional":
         return f"attends to offset {s.offset} (argmax there {s.positional_share:.0%} of the time)"
+    if s.head_class == "mixed" and s.far_content < 0.5:
+        best = max(range(1, len(s.offset_attention)), key=lambda o: s.offset_attention[o])
+        return (f"local: argmax on one offset {s.positional_share:.0%} of the time, mean attention "
+                f"{s.offset_attention[best]:.2f} to offset -{best}, {s.far_content:.0%} beyond the window")
     role = f", favouring {s.top_role} tokens" if s.top_role else ""
     return (f"{s.far_content:.0%} of its attention goes beyond the local window to content tokens{role}; "
             f"entity lift {s.entity_lift:.1f}x, same-entity attention {s.same_entity:.2f}")
