@@ -29,6 +29,6 @@ build SynthStories-1L --model SynthStories-1L --tokenizer SynthStories-1.25M \
 # The default model's norm-free version: RMSNorm removed by fine-tuning (docs/norm_free.md).
 [ -d models/SynthStories-1.25M-noLN ] || {
   [ -f runs/SynthStories-1.25M-noLN/noln_report.json ] || \
-    $SSI noln SynthStories-1.25M --out runs/SynthStories-1.25M-noLN --steps-per-site 15 --final-steps 200 --bf16
+    $SSI noln SynthStories-1.25M --out runs/SynthStories-1.25M-noLN --steps-per-site 15 --final-steps 150 --bf16
   cp -r runs/SynthStories-1.25M-noLN models/SynthStories-1.25M-noLN
 }

@@ -7,7 +7,9 @@ schedule — the MLP-input norms first, then the attention-input norms, then the
 with fine-tuning in between and after. A frozen site computes x * (w / c): a linear map, which
 folds into the next layer's weights (W_Q/W_K/W_V, W_gate/W_in, W_U; the tied embedding is untied).
 The result is a HookedTransformer with ``normalization_type=None`` whose logits equal the
-fine-tuned model's (tested to 1e-4), saved in the native format.
+fine-tuned model's (tested to 1e-4 on a small model; checked at export to 1e-5 of the largest
+logit, since position 0 carries logits in the thousands where fp32 resolution is ~1e-4), saved
+in the native format.
 
 Position 0 (the ``[EOS]`` that starts every row) is measured separately and reported: its
 residual stream does not depend on the input, so fine-tuning absorbs the difference; one
@@ -167,10 +169,15 @@ def _export(model: Llama, tokenizer, cfg: NoLNConfig, report: dict, source, buil
     free = build_model(spec, state, tokenizer, device="cpu")
     rows = torch.from_numpy(load_rows_for_check(model, tokenizer))
     with torch.no_grad():
-        gap = (free(rows) - model(rows)).abs().max().item()
-    if gap > 1e-4:
-        raise RuntimeError(f"folding changed the logits by {gap:.2e} (> 1e-4); this is a bug")
+        ours, theirs = free(rows), model(rows)
+    gap = (ours - theirs).abs().max().item()
+    # Relative to the logit scale: the [EOS] at position 0 carries huge activations, and fp32
+    # resolution at logits of 1e3 is already ~1e-4 absolute.
+    relative = gap / (1.0 + theirs.abs().max().item())
+    if relative > 1e-5:
+        raise RuntimeError(f"folding changed the logits by {gap:.2e} ({relative:.1e} relative); this is a bug")
     report["fold_max_logit_difference"] = gap
+    report["fold_relative_difference"] = relative
     report["val_loss_gap"] = report["val_loss_finetuned"] - report["val_loss_original"]
     card = _card(spec, cfg, report, source)
     out = save_native(free, cfg.out, spec=spec, card=card,
@@ -199,7 +206,8 @@ def _card(spec: ModelSpec, cfg: NoLNConfig, r: dict, source) -> str:
         f"| gap to the original | {r['val_loss_gap']:+.4f} |", "",
         "Fixed scales (mean RMS of the site's input when it was frozen; position 0 for reference):", "",
         "| site | RMS | RMS at position 0 |", "|---|---|---|", sites, "",
-        f"Folding check: max logit difference {r['fold_max_logit_difference']:.1e}.", "",
+        f"Folding check: max logit difference {r['fold_max_logit_difference']:.1e} "
+        f"({r['fold_relative_difference']:.1e} of the largest logit).", "",
         "## Reproduce", "", "```bash",
         f"ssi noln {cfg.model} --out {cfg.out} --steps-per-site {cfg.steps_per_site} --final-steps {cfg.final_steps} "
         f"--lr {cfg.lr:g} --n-stories {cfg.n_stories}" + (" --bf16" if cfg.bf16 else ""), "```",
