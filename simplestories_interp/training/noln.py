@@ -180,8 +180,10 @@ def _export(model: Llama, tokenizer, cfg: NoLNConfig, report: dict, source, buil
     report["fold_relative_difference"] = relative
     report["val_loss_gap"] = report["val_loss_finetuned"] - report["val_loss_original"]
     card = _card(spec, cfg, report, source)
-    out = save_native(free, cfg.out, spec=spec, card=card,
-                      training={"noln": report, "config": dataclasses.asdict(cfg), "source": str(source.directory)})
+    command = card.split("```bash\n")[1].split("\n```")[0]
+    training = {"noln": report, "config": dataclasses.asdict(cfg), "source": str(source.directory),
+                "final": {"val_loss": report["val_loss_finetuned"], "tokens": report["tokens"]}, "command": command}
+    out = save_native(free, cfg.out, spec=spec, card=card, training=training)
     (Path(out) / "noln_report.json").write_text(json.dumps(report, indent=2))
     return Path(out)
 
