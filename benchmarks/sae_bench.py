@@ -47,7 +47,7 @@ def saelens_runner_tokens_per_s(model, hook: str, d_sae: int, k: int, batch: int
         model_name=model.cfg.model_name, hook_name=hook, dataset_path="", is_dataset_tokenized=True,
         streaming=False, context_size=model.cfg.n_ctx, training_tokens=tokens, train_batch_size_tokens=batch,
         n_batches_in_buffer=8, store_batch_size_prompts=16, device="cpu", prepend_bos=False,
-        logger=LoggingConfig(log_to_wandb=False), checkpoint_path=str(out), n_checkpoints=0,
+        logger=LoggingConfig(log_to_wandb=False), checkpoint_path=str(out), n_checkpoints=0, output_path=str(out / "final"),
     )
     start = time.perf_counter()
     LanguageModelSAETrainingRunner(cfg, override_model=model, override_dataset=dataset).run()
