@@ -66,3 +66,12 @@ def test_direct_logit_attribution_is_exact_without_norms(tiny_spec, synth_tokeni
     rms = build_model(replace(spec, normalization="rms"), None, synth_tokenizer, device="cpu")
     with pytest.raises(InvalidArgumentError, match="ssi noln"):
         direct_logit_attribution(rms, tokens, 3, 5)
+
+
+def test_a_model_without_rms_norms_is_refused(tmp_path):
+    from simplestories_interp.errors import UnsupportedArchitectureError
+
+    (tmp_path / "gpt2").mkdir()
+    (tmp_path / "gpt2" / "config.json").write_text(json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}))
+    with pytest.raises(UnsupportedArchitectureError, match="gpt2"):
+        ssi.remove_norms(NoLNConfig(model=str(tmp_path / "gpt2"), out=str(tmp_path / "x")), progress=False)
