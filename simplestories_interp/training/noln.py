@@ -35,6 +35,7 @@ from simplestories_interp.errors import ConfigError
 from simplestories_interp.training.config import TrainConfig
 from simplestories_interp.training.model import Llama, RMSNorm, from_hf_state, to_hf_state
 from simplestories_interp.training.trainer import (
+    Dist,
     batch_indices,
     evaluate,
     make_optimizer,
@@ -132,7 +133,7 @@ def remove_norms(cfg: NoLNConfig, *, progress: bool = True) -> Path:
         return list(rows.split(cfg.micro_batch_size))
 
     def val() -> float:
-        return evaluate(model, val_rows, train_cfg, cfg.micro_batch_size, device, _ONE)
+        return evaluate(model, val_rows, train_cfg, cfg.micro_batch_size, device, Dist())
 
     report = {"val_loss_original": val()}
     stats = measure_rms(model, batch(0))
@@ -155,13 +156,6 @@ def remove_norms(cfg: NoLNConfig, *, progress: bool = True) -> Path:
     report["val_loss_finetuned"] = val()
     report.update(tokens=total * cfg.batch_size * (model.spec.n_ctx - 1), sites=frozen)
     return _export(model, tokenizer, cfg, report, source, build_model)
-
-
-class _One:
-    rank, world = 0, 1
-
-
-_ONE = _One()
 
 
 def _export(model: Llama, tokenizer, cfg: NoLNConfig, report: dict, source, build_model) -> Path:
