@@ -94,6 +94,8 @@ class SAEConfig:
     """cpu, cuda, mps; default: the best available."""
     wandb: bool = False
     """Log to Weights & Biases through SAELens (off by default)."""
+    sparse: bool = True
+    """TopK/BatchTopK: the sparse training step (SAELens's loss and gradients, ~6x faster on CPU)."""
 
     def __post_init__(self) -> None:
         if self.tokens <= 0:

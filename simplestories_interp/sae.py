@@ -6,8 +6,10 @@ SAELens computes only with wandb on (:mod:`.sae_metrics`, logged to ``metrics.js
 summarised in ``metrics.json``), atomic checkpoints and resume, and provenance. The result is
 a directory in SAELens's format, so ``sae_lens.SAE.load_from_disk(DIR)`` loads it.
 
-Training from a store is fast because no language model runs during training: each step is
-one batch read from memory-mapped shards and one SAE step.
+Training from a store is fast because no language model runs during training and because
+TopK/BatchTopK SAEs take the sparse training step of :mod:`.sae_fast` (SAELens's loss and
+gradients, computed without the dense top-k and dense decoder): each step is one batch read
+from the shards and one sparse SAE step.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from simplestories_interp.data.rows import iter_row_batches
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError, MissingDirectoryError
 from simplestories_interp.files import atomic_dir, keep_last
+from simplestories_interp.sae_fast import make_training_sae
 from simplestories_interp.sae_metrics import evaluate_sae, reconstruction
 
 PROVENANCE = "ssi_sae.json"
@@ -55,7 +58,7 @@ def make_sae(cfg: SAEConfig, d_in: int, metadata: dict) -> TrainingSAE:
     arch.update({"topk": {"k": cfg.k}, "batchtopk": {"k": cfg.k}, "standard": {"l1_coefficient": cfg.l1},
                  "jumprelu": {"l0_coefficient": cfg.l1}}[cfg.arch])
     torch.manual_seed(cfg.seed)
-    return TrainingSAE.from_dict(arch)
+    return make_training_sae(arch, sparse=cfg.sparse)
 
 
 def store_batches(store: ActivationStore, hook: str, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
