@@ -35,6 +35,12 @@ _LAZY = {
     "generate_stories": "data.synthetic",
     "iter_stories": "data.sources",
     "pack": "data.packing",
+    "train_sae": "sae",
+    "train_saes": "sae",
+    "load_sae": "sae",
+    "eval_sae": "sae",
+    "SAEConfig": "config",
+    "SAESweepConfig": "config",
     "tokenizer": None,
     "neurons": None,
     "heads": None,
@@ -49,15 +55,17 @@ __all__ = [
     "DEFAULT_MODEL", "ActivationStore", "ModelSpec", "cache_activations", "TrainConfig", "build_model", "eval_loss", "generate_stories",
     "iter_stories", "load_config", "pack", "remove_norms", "train", "checkpoint", "convert", "errors", "fix_tokenizer", "generate",
     "get_spec", "heads", "hub", "load_model", "load_tokenizer", "loading", "neurons", "tokenizer",
-    "train_tokenizer", "views", "zoo",
+    "train_tokenizer", "views", "zoo", "train_sae", "train_saes", "load_sae", "eval_sae", "SAEConfig", "SAESweepConfig",
 ]
 
 if TYPE_CHECKING:
     from simplestories_interp.activations import ActivationStore, cache_activations
+    from simplestories_interp.config import SAEConfig, SAESweepConfig
     from simplestories_interp.data.packing import pack
     from simplestories_interp.data.sources import iter_stories
     from simplestories_interp.data.synthetic import generate_stories
     from simplestories_interp.loading import build_model, load_model
+    from simplestories_interp.sae import eval_sae, load_sae, train_sae, train_saes
     from simplestories_interp.sampling import generate
     from simplestories_interp.tokenizer import fix_tokenizer, load_tokenizer, train_tokenizer
     from simplestories_interp.training.config import TrainConfig, load_config

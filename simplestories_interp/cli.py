@@ -21,7 +21,13 @@ from pathlib import Path
 
 from simplestories_interp import zoo
 from simplestories_interp.cli_args import add_dataclass_args, given, positional
-from simplestories_interp.config import DEFAULT_HEAD_MODEL, FigureConfig, NoLNConfig, SAEConfig
+from simplestories_interp.config import (
+    DEFAULT_HEAD_MODEL,
+    FigureConfig,
+    NoLNConfig,
+    SAEConfig,
+    SAESweepConfig,
+)
 from simplestories_interp.errors import SSIError
 
 
@@ -310,6 +316,17 @@ def run_sae_train(args) -> None:
     print(f"SAE written to {out} (sae_lens.SAE.load_from_disk or ssi.load_sae)")
 
 
+def run_sae_sweep(args: SAESweepConfig) -> None:
+    from simplestories_interp.sae import train_saes
+
+    keys = ("l0", "explained_variance", "ce_loss_score", "dead_fraction")
+    print("\t".join(("sae", *keys)))
+    for out in train_saes(args.runs()):
+        metrics = json.loads((out / "metrics.json").read_text())
+        print("\t".join((out.name, *(f"{metrics[k]:.4f}" for k in keys))))
+    print(f"SAEs written to {args.out}/ (sae_lens.SAE.load_from_disk or ssi.load_sae)")
+
+
 @dataclass
 class SAEEvalArgs:
     """Recompute an SAE's metrics (L0, explained variance, CE loss score, ...) on held-out text."""
@@ -390,6 +407,7 @@ COMMANDS: dict[str, tuple[type, Callable]] = {
     "reproduce tinystories": (FigureConfig, run_reproduce),
     "noln": (NoLNConfig, run_noln),
     "sae train": (SAEConfig, run_sae_train),
+    "sae sweep": (SAESweepConfig, run_sae_sweep),
     "sae eval": (SAEEvalArgs, run_sae_eval),
     "sae features": (SAEFeatureArgs, run_sae_features),
 }

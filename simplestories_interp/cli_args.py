@@ -49,7 +49,11 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
         if typing.get_origin(tp) is Literal:
             kwargs["choices"] = list(typing.get_args(tp))
         elif typing.get_origin(tp) is list:
-            kwargs.update(nargs="+", type=typing.get_args(tp)[0])
+            item = typing.get_args(tp)[0]
+            if typing.get_origin(item) is Literal:
+                kwargs.update(nargs="+", choices=list(typing.get_args(item)))
+            else:
+                kwargs.update(nargs="+", type=item)
         elif tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         else:

@@ -6,7 +6,9 @@ must stay fast to start, so nothing here imports torch or TransformerLens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from itertools import product
+from pathlib import Path
 from typing import Literal
 
 from simplestories_interp.cli_args import positional
@@ -108,6 +110,42 @@ class SAEConfig:
             raise ValueError(f"k ({self.k}) must be smaller than d_sae ({self.d_sae})")
         if self.lr <= 0 or self.l1 < 0:
             raise ValueError("--lr must be positive and --l1 non-negative")
+
+
+@dataclass
+class SAESweepConfig(SAEConfig):
+    """Train several SAEs in one pass over the activations: every combination of the lists given.
+
+    Each SAE goes to OUT/<hook>-<arch>-k<k>-<size>-lr<lr>; unlisted settings are shared.
+    """
+
+    hooks: list[str] | None = None
+    """Hooks to train on (default: --hook); a store must hold them all."""
+    archs: list[Literal["batchtopk", "topk", "jumprelu", "standard"]] | None = None
+    """Architectures (default: --arch)."""
+    ks: list[int] | None = None
+    """Values of k for topk/batchtopk (default: --k)."""
+    l1s: list[float] | None = None
+    """Sparsity coefficients for jumprelu/standard (default: --l1)."""
+    expansions: list[int] | None = None
+    """d_sae / d_in values (default: --expansion; ignored with --d-sae)."""
+    lrs: list[float] | None = None
+    """Learning rates (default: --lr)."""
+
+    def runs(self) -> list[SAEConfig]:
+        """One SAEConfig per combination, each with its own output directory."""
+        base = {f.name: getattr(self, f.name) for f in fields(SAEConfig)}
+        runs = []
+        for hook, arch, exp, lr in product(self.hooks or [self.hook], self.archs or [self.arch],
+                                          self.expansions or [self.expansion], self.lrs or [self.lr]):
+            sparsity = [("k", k) for k in self.ks or [self.k]] if arch in ("topk", "batchtopk") else \
+                [("l1", c) for c in self.l1s or [self.l1]]
+            size = f"d{self.d_sae}" if self.d_sae else f"x{exp}"
+            for name, value in sparsity:
+                out = Path(self.out) / f"{hook}-{arch}-{name}{value:g}-{size}-lr{lr:g}"
+                runs.append(SAEConfig(**{**base, "hook": hook, "arch": arch, "expansion": exp, "lr": lr,
+                                         name: value, "out": str(out)}))
+        return runs
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """SAE training on SAELens (``ssi sae train``, ``ssi.train_sae``), fast, offline, measured.
 
 SAELens provides the SAE classes and the training step (``SAETrainer.step``); we provide the
-rest: activations from our store (or generated on the fly, in bounded memory), the metrics
+rest: activations from our store (or generated on the fly, in bounded memory; several SAEs
+can share one pass, :func:`train_saes`), the metrics
 SAELens computes only with wandb on (:mod:`.sae_metrics`, logged to ``metrics.jsonl`` and
 summarised in ``metrics.json``), atomic checkpoints and resume, and provenance. The result is
 a directory in SAELens's format, so ``sae_lens.SAE.load_from_disk(DIR)`` loads it.
@@ -19,8 +20,11 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,18 +34,13 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
-from simplestories_interp.activations import (
-    ActivationStore,
-    model_fingerprint,
-    parse_hooks,
-    run_hooks,
-    stop_layer,
-)
+from simplestories_interp.activations import parse_hooks
 from simplestories_interp.config import SAEConfig
 from simplestories_interp.data.rows import iter_row_batches
 from simplestories_interp.devices import pick_device
-from simplestories_interp.errors import ConfigError, MissingDirectoryError
-from simplestories_interp.files import atomic_dir, keep_last
+from simplestories_interp.errors import ConfigError, MissingDirectoryError, did_you_mean
+from simplestories_interp.files import atomic_dir, atomic_write_text, keep_last
+from simplestories_interp.sae_data import hook_width, sae_batches
 from simplestories_interp.sae_fast import make_training_sae
 from simplestories_interp.sae_metrics import evaluate_sae, reconstruction
 
@@ -59,49 +58,6 @@ def make_sae(cfg: SAEConfig, d_in: int, metadata: dict) -> TrainingSAE:
                  "jumprelu": {"l0_coefficient": cfg.l1}}[cfg.arch])
     torch.manual_seed(cfg.seed)
     return make_training_sae(arch, sparse=cfg.sparse)
-
-
-def store_batches(store: ActivationStore, hook: str, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
-    """Endless shuffled batches from a store (a new shuffle each pass)."""
-    epoch = 0
-    while True:
-        for batch in store.batches(batch_size, hook, shuffle=True, seed=seed + epoch):
-            if len(batch) == batch_size:
-                yield batch
-        epoch += 1
-
-
-def live_batches(model: HookedTransformer, hook: str, source: str, batch_size: int, seed: int,
-                 rows_per_forward: int = 16, buffer_batches: int = 8) -> Iterator[torch.Tensor]:
-    """Endless batches of activations made on the fly, shuffled within a bounded buffer."""
-    device, stop = next(model.parameters()).device, stop_layer(model, [hook])
-    rng, buffer, epoch = torch.Generator().manual_seed(seed), [], 0
-    while True:
-        src = f"synthetic:{seed + epoch}" if source == "synthetic" else source
-        for rows in iter_row_batches(src, model.tokenizer, model.cfg.n_ctx, rows_per_forward):
-            buffer.append(run_hooks(model, torch.from_numpy(rows).to(device), [hook], stop)[hook].float().cpu())
-            if sum(len(b) for b in buffer) >= batch_size * buffer_batches:
-                acts = torch.cat(buffer)
-                acts = acts[torch.randperm(len(acts), generator=rng)]
-                n = len(acts) // batch_size * batch_size
-                yield from acts[:n].split(batch_size)
-                buffer = [acts[n:]]
-        epoch += 1
-
-
-def _data(cfg: SAEConfig, model: HookedTransformer) -> tuple[Iterator[torch.Tensor], int, dict]:
-    if cfg.store is None:
-        d_in = run_hooks(model, model.to_tokens("Once upon a time"), [cfg.hook], stop_layer(model, [cfg.hook]))[cfg.hook].shape[-1]
-        return live_batches(model, cfg.hook, cfg.data, cfg.batch_size, cfg.seed), d_in, {"data": cfg.data}
-    store = ActivationStore(cfg.store)
-    if store.manifest.model_fingerprint != model_fingerprint(model):
-        raise ConfigError(f"store {cfg.store!r} was written by model {store.manifest.model!r} with other "
-                          f"weights than {cfg.model!r}; cache activations of this model first (ssi cache)")
-    if cfg.hook not in store.hooks:
-        raise ConfigError(f"store {cfg.store!r} holds {store.hooks}, not {cfg.hook!r}; cache that hook or "
-                          "pass --hook with one of those")
-    return (store_batches(store, cfg.hook, cfg.batch_size, cfg.seed), store.d(cfg.hook),
-            {"store": str(cfg.store), "data": store.manifest.source, "store_tokens": store.n_tokens})
 
 
 def _fingerprint(cfg: SAEConfig) -> str:
@@ -150,6 +106,13 @@ def _load_checkpoint(out: Path, trainer: SAETrainer, cfg: SAEConfig) -> None:
     trainer.n_frac_active_samples = state["n_frac_active_samples"]
 
 
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop the records of steps after the checkpoint, which the resumed run logs again."""
+    if path.is_file():
+        lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        atomic_write_text(path, "".join(line + "\n" for line in lines))
+
+
 def eval_rows(model: HookedTransformer, cfg: SAEConfig) -> np.ndarray:
     batches = list(iter_row_batches(cfg.eval_data, model.tokenizer, model.cfg.n_ctx, 64, limit=cfg.eval_stories))
     if not batches:
@@ -157,39 +120,132 @@ def eval_rows(model: HookedTransformer, cfg: SAEConfig) -> np.ndarray:
     return np.concatenate(batches)
 
 
-def train_sae(cfg: SAEConfig, model: HookedTransformer | None = None) -> Path:
-    """Train an SAE as configured; return its directory (SAELens format + our metrics)."""
+SHARED = ("model", "store", "data", "batch_size", "tokens", "seed", "device", "eval_data", "eval_stories")
+
+
+def train_sae(cfg: SAEConfig | None = None, model: HookedTransformer | None = None, **settings) -> Path:
+    """Train an SAE as configured; return its directory (SAELens format + our metrics).
+
+    ``settings`` are SAEConfig fields, applied over ``cfg``:
+    ``ssi.train_sae(hook="blocks.1.hook_resid_post", store="acts/", k=32, out="sae/")``.
+    """
+    names = [f.name for f in dataclasses.fields(SAEConfig)]
+    for key in settings:
+        if key not in names:
+            raise ConfigError(f"train_sae has no setting {key!r}{did_you_mean(key, names)}")
+    cfg = dataclasses.replace(cfg or SAEConfig(), **settings)
+    return train_saes([cfg], model)[0]
+
+
+def train_saes(cfgs: Sequence[SAEConfig], model: HookedTransformer | None = None) -> list[Path]:
+    """Train several SAEs in one pass over the activations (``ssi sae sweep``); return their directories.
+
+    The runs may differ in hook, architecture, size, k, sparsity coefficient and lr; they share
+    the model, the data (store or source), batch size, tokens and seed, so each batch is read
+    (or made) once and every SAE takes one step on it.
+    """
     from simplestories_interp.loading import load_model
 
+    for key in SHARED:
+        if len({json.dumps(getattr(c, key)) for c in cfgs}) > 1:
+            raise ConfigError(f"SAEs trained in one pass share {key!r}; got {[getattr(c, key) for c in cfgs]}")
+    if len({c.out for c in cfgs}) < len(cfgs):
+        raise ConfigError(f"each SAE needs its own --out; got {[c.out for c in cfgs]}")
+    first = cfgs[0]
+    device = pick_device(first.device)
+    model = model or load_model(first.model, device=device)
+    hooks = list(dict.fromkeys(parse_hooks(model, [c.hook for c in cfgs])))
+    batches, widths, provenance = sae_batches(first, model, hooks)
+    runs = [_start(cfg, widths[cfg.hook], model, device) for cfg in cfgs]
+    held_out = eval_rows(model, first)
+    _loop(runs, batches, first.tokens // first.batch_size)
+    return [_finish(run, model, held_out, provenance, device) for run in runs]
+
+
+@dataclass
+class _Run:
+    """One SAE being trained: its config, SAELens trainer, directory and metrics log."""
+
+    cfg: SAEConfig
+    trainer: SAETrainer
+    out: Path
+    wandb: Any = None
+    """A wandb run when --wandb is on (SAELens's trainer logs only inside its own fit loop)."""
+
+
+def _start(cfg: SAEConfig, d_in: int, model: HookedTransformer, device: torch.device) -> _Run:
     out = Path(cfg.out)
     done = (out / "cfg.json").is_file() and (out / PROVENANCE).is_file()
     if done and cfg.resume:
         raise ConfigError(f"the SAE run in {str(out)!r} already finished; use another --out")
     if (out / "checkpoints").is_dir() and not cfg.resume:
         raise ConfigError(f"{str(out)!r} holds an SAE run; pass --resume to continue it or use another --out")
-    device = pick_device(cfg.device)
-    model = model or load_model(cfg.model, device=device)
-    parse_hooks(model, [cfg.hook])
-    batches, d_in, provenance = _data(cfg, model)
     metadata = {"model_name": cfg.model, "hook_name": cfg.hook, "context_size": model.cfg.n_ctx, "prepend_bos": True}
     sae = make_sae(cfg, d_in, metadata)
     trainer = SAETrainer(cfg=SAETrainerConfig(
         total_training_samples=cfg.tokens, train_batch_size_samples=cfg.batch_size, lr=cfg.lr, lr_end=cfg.lr / 10,
         lr_warm_up_steps=min(100, max(1, cfg.tokens // cfg.batch_size // 20)), device=str(device),
-        logger=LoggingConfig(log_to_wandb=cfg.wandb)), sae=sae, data_provider=batches)
+        logger=LoggingConfig(log_to_wandb=cfg.wandb)), sae=sae, data_provider=iter(()))
     sae.to(device)
     if cfg.resume:
         _load_checkpoint(out, trainer, cfg)
+        _truncate_log(out / "metrics.jsonl", trainer.n_training_steps)
     out.mkdir(parents=True, exist_ok=True)
-    held_out = eval_rows(model, cfg)
-    _loop(cfg, trainer, batches, out)
-    trainer.set_final_sae_metadata()
-    _save(trainer.sae, out, cfg, {**provenance, "model": cfg.model, "hook": cfg.hook,
-                                  "tokens": trainer.n_training_samples})
+    run = _Run(cfg, trainer, out)
+    if cfg.wandb:
+        import wandb
+
+        run.wandb = wandb.init(project="ssi-sae", name=out.name, config=dataclasses.asdict(cfg), reinit="create_new")
+    return run
+
+
+def _loop(runs: list[_Run], batches: Iterator[dict[str, torch.Tensor]], steps: int) -> None:
+    """Step every run on each batch; a resumed run skips the batches it already used."""
+    probe = next(batches)  # a fixed batch for the training-time reconstruction metrics
+    first = min(run.trainer.n_training_steps for run in runs)
+    for _ in range(first):
+        next(batches)
+    with ExitStack() as stack:
+        logs = [stack.enter_context(open(run.out / "metrics.jsonl", "a")) for run in runs]
+        for step in tqdm(range(first, steps), initial=first, total=steps, unit="step",
+                         desc="training SAE" if len(runs) == 1 else f"training {len(runs)} SAEs"):
+            batch = next(batches)
+            for run, log in zip(runs, logs, strict=True):
+                if run.trainer.n_training_steps == step:
+                    _step(run, batch[run.cfg.hook], probe[run.cfg.hook], log, steps)
+
+
+def _step(run: _Run, batch: torch.Tensor, probe: torch.Tensor, log, steps: int) -> None:
+    trainer, cfg = run.trainer, run.cfg
+    trainer.maybe_reset_sparsity()
+    output = trainer.step(batch)
+    trainer.n_training_steps += 1
+    done = trainer.n_training_steps
+    if done % cfg.log_every == 0 or done == steps:
+        rec = reconstruction(trainer.sae, probe.to(trainer.sae.device))
+        record = {"step": done, "tokens": trainer.n_training_samples, "loss": output.loss.item(), "l0": rec["l0"],
+                  "explained_variance": rec["explained_variance"], "mse": rec["mse"],
+                  "dead_fraction": float(trainer.dead_neurons.float().mean()),
+                  "lr": trainer.optimizer.param_groups[0]["lr"]}
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        if run.wandb is not None:
+            run.wandb.log(record, step=done)
+    if done % cfg.checkpoint_every == 0 or done == steps:
+        _save_checkpoint(run.out, trainer, cfg)
+
+
+def _finish(run: _Run, model: HookedTransformer, held_out: np.ndarray, provenance: dict, device) -> Path:
+    run.trainer.set_final_sae_metadata()
+    _save(run.trainer.sae, run.out, run.cfg, {**provenance, "model": run.cfg.model, "hook": run.cfg.hook,
+                                              "tokens": run.trainer.n_training_samples})
     # Measure what was saved: BatchTopK is saved as a JumpReLU SAE with the learned threshold.
-    metrics = evaluate_sae(model, load_sae(out, device=str(device)), cfg.hook, held_out)
-    (out / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
-    return out
+    metrics = evaluate_sae(model, load_sae(run.out, device=str(device)), run.cfg.hook, held_out)
+    (run.out / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
+    if run.wandb is not None:
+        run.wandb.summary.update(metrics.as_dict())
+        run.wandb.finish()
+    return run.out
 
 
 def eval_sae(path: str | Path, model: HookedTransformer | str | None = None, *,
@@ -204,7 +260,7 @@ def eval_sae(path: str | Path, model: HookedTransformer | str | None = None, *,
     if not isinstance(model, HookedTransformer):
         model = load_model(model or provenance.get("model") or sae.cfg.metadata.model_name, device=device)
     parse_hooks(model, [hook])
-    d_in = run_hooks(model, model.to_tokens("Once"), [hook], stop_layer(model, [hook]))[hook].shape[-1]
+    d_in = hook_width(model, hook)
     if d_in != sae.cfg.d_in:
         raise ConfigError(f"the SAE reads d_in={sae.cfg.d_in} but {hook!r} of this model has width {d_in}: "
                           "wrong model or hook")
@@ -212,28 +268,6 @@ def eval_sae(path: str | Path, model: HookedTransformer | str | None = None, *,
     metrics = evaluate_sae(model, sae, hook, eval_rows(model, cfg))
     (path / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
     return metrics
-
-
-def _loop(cfg: SAEConfig, trainer: SAETrainer, batches: Iterator[torch.Tensor], out: Path) -> None:
-    probe = next(batches)  # a fixed batch for the training-time reconstruction metrics
-    steps = cfg.tokens // cfg.batch_size
-    with open(out / "metrics.jsonl", "a") as log:
-        for _ in tqdm(range(trainer.n_training_steps, steps), initial=trainer.n_training_steps, total=steps,
-                      desc="training SAE", unit="step"):
-            trainer.maybe_reset_sparsity()
-            output = trainer.step(next(batches))
-            trainer.n_training_steps += 1
-            done = trainer.n_training_steps
-            if done % cfg.log_every == 0 or done == steps:
-                rec = reconstruction(trainer.sae, probe.to(trainer.sae.device))
-                log.write(json.dumps({"step": done, "tokens": trainer.n_training_samples,
-                                      "loss": output.loss.item(), "l0": rec["l0"],
-                                      "explained_variance": rec["explained_variance"], "mse": rec["mse"],
-                                      "dead_fraction": float(trainer.dead_neurons.float().mean()),
-                                      "lr": trainer.optimizer.param_groups[0]["lr"]}) + "\n")
-                log.flush()
-            if done % cfg.checkpoint_every == 0 or done == steps:
-                _save_checkpoint(out, trainer, cfg)
 
 
 def _save(sae: TrainingSAE, out: Path, cfg: SAEConfig, provenance: dict) -> None:
