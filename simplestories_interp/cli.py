@@ -339,6 +339,8 @@ class SAEEvalArgs:
     """Held-out story source."""
     eval_stories: int = 100
     """Held-out stories."""
+    density_stories: int = 3000
+    """Held-out stories over which features must fire not to count as dead."""
     device: str | None = None
     """cpu, cuda, mps; default: the best available."""
 
@@ -347,7 +349,7 @@ def run_sae_eval(args: SAEEvalArgs) -> None:
     from simplestories_interp.sae import eval_sae
 
     metrics = eval_sae(args.path, args.model, eval_data=args.eval_data, eval_stories=args.eval_stories,
-                       device=args.device)
+                       density_stories=args.density_stories, device=args.device)
     print(json.dumps(metrics.as_dict(), indent=2))
 
 

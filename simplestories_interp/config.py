@@ -74,6 +74,9 @@ class SAEConfig:
     """Adam learning rate (constant after a short warm-up; SAELens's default scheduler)."""
     batch_size: int = 4096
     """Activation vectors per step."""
+    dead_tokens: int = 400_000
+    """A feature silent for this many training tokens counts as dead; TopK/BatchTopK's auxiliary
+    loss then trains it on the residual (SAELens's window is 1000 steps, ~4M tokens: too late here)."""
     out: str = "sae"
     """Output directory (SAELens format + metrics.json + metrics.jsonl + checkpoints)."""
     store: str | None = None
@@ -84,6 +87,8 @@ class SAEConfig:
     """Held-out story source for the metrics (CE loss score, KL, explained variance)."""
     eval_stories: int = 100
     """Held-out stories for the metrics."""
+    density_stories: int = 3000
+    """Held-out stories (~450k tokens) over which features must fire not to count as dead."""
     log_every: int = 50
     """Steps between metrics.jsonl records."""
     checkpoint_every: int = 200
@@ -102,8 +107,8 @@ class SAEConfig:
     def __post_init__(self) -> None:
         if self.tokens <= 0:
             raise ValueError(f"--tokens must be positive, got {self.tokens}")
-        if self.batch_size <= 0 or self.expansion <= 0 or self.k <= 0:
-            raise ValueError("--batch-size, --expansion and --k must be positive")
+        if self.batch_size <= 0 or self.expansion <= 0 or self.k <= 0 or self.dead_tokens <= 0:
+            raise ValueError("--batch-size, --expansion, --k and --dead-tokens must be positive")
         if self.d_sae is not None and self.d_sae <= 0:
             raise ValueError(f"--d-sae must be positive, got {self.d_sae}")
         if self.d_sae is not None and self.arch in ("topk", "batchtopk") and self.k >= self.d_sae:

@@ -61,7 +61,8 @@ def make_sae(cfg: SAEConfig, d_in: int, metadata: dict) -> TrainingSAE:
 
 
 def _fingerprint(cfg: SAEConfig) -> str:
-    keys = ("model", "hook", "arch", "d_sae", "expansion", "k", "l1", "tokens", "lr", "batch_size", "seed", "store")
+    keys = ("model", "hook", "arch", "d_sae", "expansion", "k", "l1", "tokens", "lr", "batch_size", "seed", "store",
+            "dead_tokens")
     return hashlib.sha256(json.dumps([getattr(cfg, k) for k in keys]).encode()).hexdigest()[:16]
 
 
@@ -113,14 +114,21 @@ def _truncate_log(path: Path, step: int) -> None:
         atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
-def eval_rows(model: HookedTransformer, cfg: SAEConfig) -> np.ndarray:
-    batches = list(iter_row_batches(cfg.eval_data, model.tokenizer, model.cfg.n_ctx, 64, limit=cfg.eval_stories))
-    if not batches:
+def eval_rows(model: HookedTransformer, cfg: SAEConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out rows for the spliced metrics, and the larger sample for firing (dead/dense)."""
+    def rows(n_stories: int) -> np.ndarray | None:
+        batches = list(iter_row_batches(cfg.eval_data, model.tokenizer, model.cfg.n_ctx, 64, limit=n_stories))
+        return np.concatenate(batches) if batches else None
+
+    spliced = rows(cfg.eval_stories)
+    if spliced is None:
         raise ConfigError(f"{cfg.eval_stories} stories of {cfg.eval_data!r} fill no row of n_ctx={model.cfg.n_ctx}")
-    return np.concatenate(batches)
+    # The density sample starts with the same stories (a deterministic source) and goes on.
+    return spliced, (rows(cfg.density_stories) if cfg.density_stories > cfg.eval_stories else spliced)
 
 
-SHARED = ("model", "store", "data", "batch_size", "tokens", "seed", "device", "eval_data", "eval_stories")
+SHARED = ("model", "store", "data", "batch_size", "tokens", "seed", "device", "eval_data", "eval_stories",
+          "density_stories")
 
 
 def train_sae(cfg: SAEConfig | None = None, model: HookedTransformer | None = None, **settings) -> Path:
@@ -146,6 +154,8 @@ def train_saes(cfgs: Sequence[SAEConfig], model: HookedTransformer | None = None
     """
     from simplestories_interp.loading import load_model
 
+    if not cfgs:
+        raise ConfigError("no SAE to train: give at least one configuration")
     for key in SHARED:
         if len({json.dumps(getattr(c, key)) for c in cfgs}) > 1:
             raise ConfigError(f"SAEs trained in one pass share {key!r}; got {[getattr(c, key) for c in cfgs]}")
@@ -185,6 +195,7 @@ def _start(cfg: SAEConfig, d_in: int, model: HookedTransformer, device: torch.de
     trainer = SAETrainer(cfg=SAETrainerConfig(
         total_training_samples=cfg.tokens, train_batch_size_samples=cfg.batch_size, lr=cfg.lr, lr_end=cfg.lr / 10,
         lr_warm_up_steps=min(100, max(1, cfg.tokens // cfg.batch_size // 20)), device=str(device),
+        dead_feature_window=max(1, cfg.dead_tokens // cfg.batch_size),
         logger=LoggingConfig(log_to_wandb=cfg.wandb)), sae=sae, data_provider=iter(()))
     sae.to(device)
     if cfg.resume:
@@ -235,12 +246,13 @@ def _step(run: _Run, batch: torch.Tensor, probe: torch.Tensor, log, steps: int) 
         _save_checkpoint(run.out, trainer, cfg)
 
 
-def _finish(run: _Run, model: HookedTransformer, held_out: np.ndarray, provenance: dict, device) -> Path:
+def _finish(run: _Run, model: HookedTransformer, held_out: tuple[np.ndarray, np.ndarray], provenance: dict, device) -> Path:
     run.trainer.set_final_sae_metadata()
     _save(run.trainer.sae, run.out, run.cfg, {**provenance, "model": run.cfg.model, "hook": run.cfg.hook,
                                               "tokens": run.trainer.n_training_samples})
     # Measure what was saved: BatchTopK is saved as a JumpReLU SAE with the learned threshold.
-    metrics = evaluate_sae(model, load_sae(run.out, device=str(device)), run.cfg.hook, held_out)
+    metrics = evaluate_sae(model, load_sae(run.out, device=str(device)), run.cfg.hook, held_out[0],
+                           density_rows=held_out[1])
     (run.out / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
     if run.wandb is not None:
         run.wandb.summary.update(metrics.as_dict())
@@ -249,7 +261,8 @@ def _finish(run: _Run, model: HookedTransformer, held_out: np.ndarray, provenanc
 
 
 def eval_sae(path: str | Path, model: HookedTransformer | str | None = None, *,
-             eval_data: str = "synthetic:9999", eval_stories: int = 100, device: str | None = None):
+             eval_data: str = "synthetic:9999", eval_stories: int = 100, density_stories: int = 3000,
+             device: str | None = None):
     """Recompute the metrics of a saved SAE (``ssi sae eval``) and rewrite ``metrics.json``."""
     from simplestories_interp.loading import load_model
 
@@ -264,8 +277,9 @@ def eval_sae(path: str | Path, model: HookedTransformer | str | None = None, *,
     if d_in != sae.cfg.d_in:
         raise ConfigError(f"the SAE reads d_in={sae.cfg.d_in} but {hook!r} of this model has width {d_in}: "
                           "wrong model or hook")
-    cfg = SAEConfig(eval_data=eval_data, eval_stories=eval_stories)
-    metrics = evaluate_sae(model, sae, hook, eval_rows(model, cfg))
+    rows, density = eval_rows(model, SAEConfig(eval_data=eval_data, eval_stories=eval_stories,
+                                               density_stories=density_stories))
+    metrics = evaluate_sae(model, sae, hook, rows, density_rows=density)
     (path / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
     return metrics
 

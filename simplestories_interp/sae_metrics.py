@@ -5,9 +5,11 @@ Definitions (as SAELens uses them, ``shared/reference/methods.md``):
 * **L0**: mean number of non-zero features per token;
 * **explained variance**: 1 - mean ||x - x_hat||^2 / mean ||x - mean(x)||^2 (per batch);
 * **MSE**: mean squared reconstruction error per element;
-* **dead features**: features that did not fire on any held-out token (and, during training,
-  SAELens's window: none in the last ``dead_feature_window`` steps);
-* **dense features**: features firing on more than 10% of held-out tokens;
+* **dead features**: features that did not fire on any of the held-out tokens of the density
+  sample (hundreds of thousands of tokens by default: a feature firing once in 10^5 tokens is
+  rare, not dead, and a small sample cannot tell the two apart); during training, SAELens's
+  window: none in the last ``dead_feature_window`` steps;
+* **dense features**: features firing on more than 10% of those tokens;
 * **CE loss score**: (CE with the hook zero-ablated - CE with the SAE spliced in) /
   (CE zero-ablated - clean CE): 1 for a perfect reconstruction, 0 for an SAE that outputs zero;
 * **KL**: mean per-token KL(clean || spliced) of the next-token distributions.
@@ -43,6 +45,7 @@ class SAEMetrics:
     kl_sae: float
     kl_zero: float
     tokens: int
+    density_tokens: int
 
     def as_dict(self) -> dict:
         return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -94,8 +97,25 @@ def ce_loss_score(ce_clean: float, ce_sae: float, ce_zero: float) -> float:
 
 
 @torch.no_grad()
-def evaluate_sae(model: HookedTransformer, sae, hook: str, rows: np.ndarray, batch_size: int = 8) -> SAEMetrics:
-    """All metrics of ``sae`` spliced into ``model`` at ``hook`` on held-out ``rows``."""
+def firing_counts(model: HookedTransformer, sae, hook: str, rows: np.ndarray, batch_size: int = 16) -> tuple[Tensor, int]:
+    """How many of the hook's activation vectors over ``rows`` each feature fires on; the vector count."""
+    device = next(model.parameters()).device
+    stop = stop_layer(model, [hook])
+    fires, n = 0, 0
+    for i in range(0, len(rows), batch_size):
+        x = run_hooks(model, torch.from_numpy(rows[i:i + batch_size]).to(device), [hook], stop)[hook].float()
+        fires = fires + (sae.encode(x) != 0).sum(0)
+        n += len(x)
+    return fires, n
+
+
+@torch.no_grad()
+def evaluate_sae(model: HookedTransformer, sae, hook: str, rows: np.ndarray, batch_size: int = 8,
+                 density_rows: np.ndarray | None = None) -> SAEMetrics:
+    """All metrics of ``sae`` spliced into ``model`` at ``hook`` on held-out ``rows``.
+
+    Dead and dense fractions are counted over ``density_rows`` when given (a larger sample).
+    """
     device = next(model.parameters()).device
     stop = stop_layer(model, [hook])
     sums: dict[str, float] = {}
@@ -112,11 +132,14 @@ def evaluate_sae(model: HookedTransformer, sae, hook: str, rows: np.ndarray, bat
         n_tokens += len(x)
     mean = {k: v / n_tokens for k, v in sums.items()}
     x, x_hat = torch.cat(xs), torch.cat(x_hats)
-    freq = fires.float() / n_tokens
+    n_density = n_tokens
+    if density_rows is not None:
+        fires, n_density = firing_counts(model, sae, hook, density_rows)
+    freq = fires.float() / n_density
     return SAEMetrics(
         l0=mean["l0"], explained_variance=explained_variance(x, x_hat), mse=float((x - x_hat).pow(2).mean()),
         dead_fraction=float((fires == 0).float().mean()), dense_fraction=float((freq > DENSE_FREQUENCY).float().mean()),
         ce_clean=mean["ce_clean"], ce_sae=mean["ce_sae"], ce_zero=mean["ce_zero"],
         ce_loss_score=ce_loss_score(mean["ce_clean"], mean["ce_sae"], mean["ce_zero"]),
-        kl_sae=mean["kl_sae"], kl_zero=mean["kl_zero"], tokens=n_tokens,
+        kl_sae=mean["kl_sae"], kl_zero=mean["kl_zero"], tokens=n_tokens, density_tokens=n_density,
     )

@@ -19,6 +19,7 @@ from simplestories_interp.sae_metrics import ce_loss_score, evaluate_sae, explai
 
 HOOK = "blocks.0.hook_resid_post"
 SMALL = dict(model="tiny", hook=HOOK, d_sae=64, k=4, tokens=20_000, batch_size=500, eval_stories=10,
+             density_stories=30,
              log_every=5, checkpoint_every=10, device="cpu")
 
 
@@ -69,7 +70,8 @@ def test_train_from_store_saves_saelens_format(tiny_model, tmp_path):
     assert torch.allclose(theirs.decode(theirs.encode(x)), ours.decode(ours.encode(x)))
     provenance = json.loads((out / "ssi_sae.json").read_text())
     assert provenance["hook"] == HOOK and provenance["tokens"] == 20_000
-    again = eval_sae(out, tiny_model, eval_stories=10)
+    assert metrics["density_tokens"] > metrics["tokens"]  # dead/dense counted over the larger sample
+    again = eval_sae(out, tiny_model, eval_stories=10, density_stories=30)
     assert again.ce_loss_score == pytest.approx(metrics["ce_loss_score"], abs=1e-4)
 
 
@@ -111,7 +113,7 @@ def _with_hook(sae_dir, hook):
 
 def _cli(model_dir, out, *extra):
     return [sys.executable, "-m", "simplestories_interp", "sae", "train", "--model", str(model_dir), "--hook", HOOK,
-            "--d-sae", "64", "--k", "4", "--tokens", "300000", "--batch-size", "500", "--eval-stories", "5",
+            "--d-sae", "64", "--k", "4", "--tokens", "300000", "--batch-size", "500", "--eval-stories", "5", "--density-stories", "5",
             "--checkpoint-every", "20", "--out", str(out), "--device", "cpu", *extra]
 
 
@@ -130,7 +132,8 @@ def test_cli_kill_and_resume(tiny_model, tmp_path, capsys):
     assert done.returncode == 0, done.stderr
     steps = [json.loads(line)["step"] for line in (tmp_path / "sae" / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == 600
-    assert main(["sae", "eval", str(tmp_path / "sae"), "--eval-stories", "5", "--device", "cpu"]) == 0
+    assert main(["sae", "eval", str(tmp_path / "sae"), "--eval-stories", "5", "--density-stories", "5",
+                 "--device", "cpu"]) == 0
     assert "ce_loss_score" in capsys.readouterr().out
     assert main(["sae", "features", str(tmp_path / "sae"), "--n-stories", "5", "--out", str(tmp_path / "f.html"),
                  "--device", "cpu"]) == 0

@@ -16,6 +16,7 @@ from simplestories_interp.sae import train_sae, train_saes
 
 HOOKS = ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
 SMALL = dict(model="tiny", hook=HOOKS[0], d_sae=64, k=4, tokens=10_000, batch_size=500, eval_stories=5,
+             density_stories=5,
              log_every=5, checkpoint_every=10, device="cpu")
 
 
@@ -79,6 +80,10 @@ def test_sweep_and_keyword_errors(tiny_model, store, tmp_path):
     with pytest.raises(ConfigError, match="its own --out"):
         train_saes([SAEConfig(**SMALL, out=str(tmp_path / "a")), SAEConfig(**SMALL, out=str(tmp_path / "a"))],
                    model=tiny_model)
+    with pytest.raises(ValueError, match="--dead-tokens must be positive"):
+        SAEConfig(dead_tokens=0)
+    with pytest.raises(ConfigError, match="no SAE to train"):
+        train_saes([], model=tiny_model)
     with pytest.raises(ConfigError, match="Did you mean 'tokens'"):
         ssi.train_sae(model=tiny_model, tokenz=100)
     with pytest.raises(ConfigError, match="holds"):
@@ -92,7 +97,7 @@ def test_sweep_cli(tiny_model, store, tmp_path, capsys):
     model_dir = save_native(tiny_model, tmp_path / "model")
     code = main(["sae", "sweep", "--model", str(model_dir), "--store", store, "--hooks", *HOOKS, "--d-sae", "64",
                  "--archs", "topk", "standard", "--ks", "4", "--l1s", "1", "--tokens", "2000", "--batch-size", "500",
-                 "--eval-stories", "5", "--out", str(tmp_path / "sw"), "--device", "cpu"])
+                 "--eval-stories", "5", "--density-stories", "5", "--out", str(tmp_path / "sw"), "--device", "cpu"])
     assert code == 0
     out = capsys.readouterr().out
     assert out.count("blocks.") == 4 and "standard-l11-d64" in out and "topk-k4-d64" in out
