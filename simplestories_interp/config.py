@@ -137,6 +137,9 @@ class SAESweepConfig(SAEConfig):
     lrs: list[float] | None = None
     """Learning rates (default: --lr)."""
 
+    def __post_init__(self) -> None:
+        self.runs()  # each combination validates itself (the base --k may not be one of them)
+
     def runs(self) -> list[SAEConfig]:
         """One SAEConfig per combination, each with its own output directory."""
         base = {f.name: getattr(self, f.name) for f in fields(SAEConfig)}

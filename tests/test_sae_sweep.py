@@ -80,6 +80,9 @@ def test_sweep_and_keyword_errors(tiny_model, store, tmp_path):
     with pytest.raises(ConfigError, match="its own --out"):
         train_saes([SAEConfig(**SMALL, out=str(tmp_path / "a")), SAEConfig(**SMALL, out=str(tmp_path / "a"))],
                    model=tiny_model)
+    with pytest.raises(ValueError, match=r"k \(64\) must be smaller than d_sae \(32\)"):
+        SAESweepConfig(ks=[4, 64], d_sae=32)
+    SAESweepConfig(ks=[4], d_sae=32)  # the base k (32) is not trained, so it need not fit
     with pytest.raises(ValueError, match="--dead-tokens must be positive"):
         SAEConfig(dead_tokens=0)
     with pytest.raises(ConfigError, match="no SAE to train"):
