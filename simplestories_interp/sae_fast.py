@@ -15,8 +15,8 @@ update and saved format (BatchTopK still saves as a JumpReLU SAE), and override 
   it falls back to all positive pre-activations when the guess is too high);
 * the selected pre-activations carry gradients through :class:`_SelectedPre`, whose backward
   is two ``embedding_bag`` segment sums instead of dense matmuls;
-* the decoder (and the dead-feature auxiliary loss) is an ``embedding_bag`` over the chosen
-  decoder rows.
+* the decoder is an ``embedding_bag`` over the chosen decoder rows, and so is the dead-feature
+  auxiliary loss, unless every dead feature takes part in it (then it is a small dense matmul).
 
 ``tests/test_sae_fast.py`` checks loss and every parameter gradient against SAELens's own
 dense step; ``benchmarks/sae_bench.py`` measures the speed.
@@ -146,13 +146,13 @@ class _SparseStepMixin:
         residual = (x - sae_out).detach()
         if k_aux == n_dead:  # every dead feature takes part: a small dense problem
             recons = (x_c @ W_enc[:, dead_cols] + b_enc[dead_cols]) @ W_dec[dead_cols]
-            return self.cfg.aux_loss_coefficient * scale * (recons - residual).pow(2).sum(-1).mean()
-        with torch.no_grad():
-            top = hidden_pre[:, dead_cols].topk(k_aux, dim=-1, sorted=False).indices
-        rows = torch.arange(len(x), device=x.device).repeat_interleave(k_aux)
-        cols = dead_cols[top].reshape(-1)
-        pre = _SelectedPre.apply(_gather(hidden_pre, rows, cols), x_c, W_enc, b_enc, rows, cols)
-        recons = sparse_decode(rows, cols, pre, W_dec, len(x))
+        else:
+            with torch.no_grad():
+                top = hidden_pre[:, dead_cols].topk(k_aux, dim=-1, sorted=False).indices
+            rows = torch.arange(len(x), device=x.device).repeat_interleave(k_aux)
+            cols = dead_cols[top].reshape(-1)
+            pre = _SelectedPre.apply(_gather(hidden_pre, rows, cols), x_c, W_enc, b_enc, rows, cols)
+            recons = sparse_decode(rows, cols, pre, W_dec, len(x))
         return self.cfg.aux_loss_coefficient * scale * (recons - residual).pow(2).sum(-1).mean()
 
 
