@@ -174,7 +174,7 @@ def train_saes(cfgs: Sequence[SAEConfig], model: HookedTransformer | None = None
 
 @dataclass
 class _Run:
-    """One SAE being trained: its config, SAELens trainer, directory and metrics log."""
+    """One SAE being trained: its config, SAELens trainer and directory."""
 
     cfg: SAEConfig
     trainer: SAETrainer
