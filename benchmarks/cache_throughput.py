@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 import simplestories_interp as ssi
-from simplestories_interp.activations import cache_activations, hook_layer
+from simplestories_interp.analysis.activations import cache_activations
+from simplestories_interp.analysis.hooks import hook_layer
 from simplestories_interp.data.rows import iter_row_batches
 
 

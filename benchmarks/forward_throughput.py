@@ -19,8 +19,8 @@ import torch
 
 import simplestories_interp as ssi
 from simplestories_interp import zoo
-from simplestories_interp.checkpoint import save_hf
-from simplestories_interp.convert import tl_to_hf
+from simplestories_interp.zoo.convert import tl_to_hf
+from simplestories_interp.zoo.formats import save_hf
 
 
 def tokens_per_s(fn, tokens: torch.Tensor, repeats: int) -> float:
@@ -35,7 +35,7 @@ def tokens_per_s(fn, tokens: torch.Tensor, repeats: int) -> float:
 def bench(size: str, batch: int, seq: int, repeats: int, directory: Path) -> dict:
     from transformers import LlamaForCausalLM
 
-    from simplestories_interp.tokenizer import train_tokenizer
+    from simplestories_interp.data.tokenizer import train_tokenizer
 
     spec = zoo.get_spec(f"SimpleStories-{size}")
     gen = torch.Generator().manual_seed(0)

@@ -13,8 +13,8 @@ import time
 import torch
 
 import simplestories_interp as ssi
+from simplestories_interp.analysis.neurons import scan
 from simplestories_interp.data.rows import build_rows
-from simplestories_interp.neurons import scan
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ Speed: tokens/s of our training from the store against
 same model, hook, architecture, d_sae and batch size, for --speed-tokens tokens each.
 Target ratio >= 2. For the breakdown it also times our training from the store with SAELens's
 own dense training step (``--no-sparse``): store vs runner is what caching buys, sparse vs
-dense is what the sparse step (:mod:`simplestories_interp.sae_fast`) buys.
+dense is what the sparse step (:mod:`simplestories_interp.sae.sparse_step`) buys.
 
     python benchmarks/sae_bench.py [--tokens 20000000] [--store-stories 130000] [--speed-tokens 400000]
 """
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 import simplestories_interp as ssi
-from simplestories_interp.config import SAEConfig
 from simplestories_interp.data.rows import iter_row_batches
-from simplestories_interp.sae import train_sae
+from simplestories_interp.sae.config import SAEConfig
+from simplestories_interp.sae.training import train_sae
 
 
 def saelens_runner_tokens_per_s(model, hook: str, d_sae: int, k: int, batch: int, tokens: int, out: Path) -> float:
@@ -49,7 +49,8 @@ def saelens_runner_tokens_per_s(model, hook: str, d_sae: int, k: int, batch: int
         model_name=model.cfg.model_name, hook_name=hook, dataset_path="", is_dataset_tokenized=True,
         streaming=False, context_size=model.cfg.n_ctx, training_tokens=tokens, train_batch_size_tokens=batch,
         n_batches_in_buffer=8, store_batch_size_prompts=16, device="cpu", prepend_bos=False,
-        logger=LoggingConfig(log_to_wandb=False), checkpoint_path=str(out), n_checkpoints=0, output_path=str(out / "final"),
+        logger=LoggingConfig(log_to_wandb=False), checkpoint_path=str(out), n_checkpoints=0,
+        output_path=str(out / "final"),
     )
     start = time.perf_counter()
     LanguageModelSAETrainingRunner(cfg, override_model=model, override_dataset=dataset).run()
@@ -94,8 +95,10 @@ def main() -> None:
                                              work / "saelens")
         mine = args.speed_tokens / fast_s
         print(f"speed ({args.speed_tokens:,} tokens, batch {args.batch_size}, d_sae {d_sae}, BatchTopK k={args.k}):")
-        print(f"  ssi sae train (store)                {mine:>9,.0f} tokens/s (whole call, 5-story evaluation included)")
-        print(f"  ssi sae train --no-sparse (store)    {args.speed_tokens / dense_s:>9,.0f} tokens/s (SAELens's dense step)")
+        print(f"  ssi sae train (store)                {mine:>9,.0f} tokens/s "
+              "(whole call, 5-story evaluation included)")
+        print(f"  ssi sae train --no-sparse (store)    {args.speed_tokens / dense_s:>9,.0f} tokens/s "
+              "(SAELens's dense step)")
         print(f"  SAELens LanguageModelSAETrainingRunner {theirs:>7,.0f} tokens/s")
         print(f"  ratio ours / SAELens runner {mine / theirs:.2f}  (target >= 2); "
               f"sparse / dense step {dense_s / fast_s:.2f}")
@@ -107,7 +110,8 @@ def main() -> None:
         for key in ("explained_variance", "ce_loss_score", "dead_fraction", "dense_fraction", "l0", "kl_sae"):
             print(f"  {key:20} {metrics[key]:.4f}")
         print(f"  (dead and dense counted over {metrics['density_tokens']:,} held-out tokens)")
-        ok = metrics["explained_variance"] >= 0.9 and metrics["ce_loss_score"] >= 0.9 and metrics["dead_fraction"] < 0.05
+        ok = (metrics["explained_variance"] >= 0.9 and metrics["ce_loss_score"] >= 0.9
+              and metrics["dead_fraction"] < 0.05)
         print(f"  bar (EV >= 0.9, CE score >= 0.9, dead < 5%, <= 15 min): "
               f"{'met' if ok and seconds <= 900 else 'NOT met'}")
     finally:

@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 
 import simplestories_interp as ssi
-from simplestories_interp.attribution import direct_logit_attribution
-from simplestories_interp.loading import resolve
+from simplestories_interp.analysis.attribution import direct_logit_attribution
+from simplestories_interp.zoo.loading import resolve
 
 
 def main() -> None:

@@ -16,61 +16,22 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from simplestories_interp import zoo
-from simplestories_interp.cli_args import add_dataclass_args, given, positional
-from simplestories_interp.config import (
-    DEFAULT_HEAD_MODEL,
-    FigureConfig,
-    NoLNConfig,
+from simplestories_interp.analysis.config import CacheConfig, HeadConfig, NeuronConfig
+from simplestories_interp.data.config import StatsConfig, SynthConfig
+from simplestories_interp.dataclass_args import add_dataclass_args, given
+from simplestories_interp.errors import InvalidArgumentError, SSIError
+from simplestories_interp.report.config import FigureConfig
+from simplestories_interp.sae.config import (
     SAEConfig,
+    SAEEvalConfig,
+    SAEFeaturesConfig,
     SAESweepConfig,
 )
-from simplestories_interp.errors import SSIError
-
-
-@dataclass
-class ZooArgs:
-    """List the model zoo."""
-
-    json: bool = False
-    """Print JSON records instead of a table."""
-
-
-@dataclass
-class InfoArgs:
-    """Show one zoo entry in full."""
-
-    name: str = positional()
-    """Zoo name, e.g. SimpleStories-5M or SimpleStories-1.25M-ctx128-noLN."""
-
-
-@dataclass
-class GenerateArgs:
-    """Sample a continuation from any loadable model."""
-
-    model: str = positional(default=zoo.DEFAULT_MODEL)
-    """Zoo name, local model directory or Hugging Face repo id (default: the shipped default model)."""
-    prompt: str = "Once upon a time"
-    """Text to continue."""
-    max_new_tokens: int = 60
-    """Tokens to sample at most (generation also stops at [EOS], the end of a story)."""
-    temperature: float = 1.0
-    """Sampling temperature; 0 means greedy decoding."""
-    seed: int = 0
-    """Random seed, for reproducible samples."""
-    device: str | None = None
-    """cpu, cuda, cuda:N or mps; default: the best available."""
-    dtype: str | None = None
-    """float32 (default), bfloat16 or float16."""
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ValueError(f"--max-new-tokens must be >= 1, got {self.max_new_tokens}")
-        if self.temperature < 0:
-            raise ValueError(f"--temperature must be >= 0, got {self.temperature}")
+from simplestories_interp.training.config import NoLNConfig, TrainConfig, TrainRunConfig
+from simplestories_interp.zoo.config import GenerateConfig, InfoConfig, ZooConfig
 
 
 def _fmt_params(n: int) -> str:
@@ -85,7 +46,7 @@ def _row(spec: zoo.ModelSpec) -> dict:
     }
 
 
-def run_zoo(args: ZooArgs) -> None:
+def run_zoo(args: ZooConfig) -> None:
     rows = [_row(s) for s in zoo.entries()]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -98,7 +59,7 @@ def run_zoo(args: ZooArgs) -> None:
     print("\nVariants resolve by name: append -ctxN (context length) and/or -noLN (no norms).")
 
 
-def run_info(args: InfoArgs) -> None:
+def run_info(args: InfoConfig) -> None:
     spec = zoo.get_spec(args.name)
     facts = {k: v for k, v in dataclasses.asdict(spec).items() if k != "extra"}
     facts.update(spec.extra)
@@ -111,27 +72,17 @@ def run_info(args: InfoArgs) -> None:
     print(f"\nload it: ssi.load_model({spec.name!r})")
 
 
-def run_generate(args: GenerateArgs) -> None:
-    from simplestories_interp.loading import load_model
-    from simplestories_interp.sampling import generate
+def run_generate(args: GenerateConfig) -> None:
+    from simplestories_interp.zoo.loading import load_model
+    from simplestories_interp.zoo.sampling import generate
 
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     print(generate(model, args.prompt, max_new_tokens=args.max_new_tokens,
                    temperature=args.temperature, seed=args.seed))
 
 
-@dataclass
-class TrainArgs:
-    """Train a model (options override the YAML file given with --config)."""
-
-    config: str | None = None
-    """YAML file with TrainConfig keys."""
-    resume: bool = False
-    """Continue the run in --out from its last checkpoint."""
-
-
-def run_train(args: TrainArgs, ns: argparse.Namespace) -> None:
-    from simplestories_interp.training.config import TrainConfig, load_config
+def run_train(args: TrainRunConfig, ns: argparse.Namespace) -> None:
+    from simplestories_interp.training.config import load_config
     from simplestories_interp.training.trainer import train
 
     cfg = load_config(args.config, **given(ns, TrainConfig))
@@ -139,44 +90,14 @@ def run_train(args: TrainArgs, ns: argparse.Namespace) -> None:
     print(f"model written to {out}")
 
 
-@dataclass
-class SynthArgs:
-    """Write the built-in synthetic corpus as JSON-lines shards."""
-
-    out: str = positional(default="data/synthetic")
-    """Output directory."""
-    n_stories: int = 10000
-    """Stories to write."""
-    seed: int = 0
-    """Corpus seed (story i of seed s is always the same)."""
-    shard_size: int = 10000
-    """Stories per shard file."""
-
-    def __post_init__(self) -> None:
-        if self.n_stories < 1 or self.shard_size < 1:
-            raise ValueError("--n-stories and --shard-size must be positive")
-
-
-def run_synth(args: SynthArgs) -> None:
+def run_synth(args: SynthConfig) -> None:
     from simplestories_interp.data.synthetic import write_shards
 
     paths = write_shards(args.n_stories, args.seed, args.out, args.shard_size)
     print(f"wrote {args.n_stories} stories in {len(paths)} shard(s) to {args.out}")
 
 
-@dataclass
-class StatsArgs:
-    """Measure the diversity of the synthetic corpus."""
-
-    n_stories: int = 100000
-    """Stories to generate and measure."""
-    seed: int = 0
-    """Corpus seed."""
-    json: bool = False
-    """Print JSON instead of text."""
-
-
-def run_stats(args: StatsArgs) -> None:
+def run_stats(args: StatsConfig) -> None:
     from simplestories_interp.data.diversity import diversity_report
 
     report = diversity_report(args.n_stories, args.seed)
@@ -187,33 +108,9 @@ def run_stats(args: StatsArgs) -> None:
         print(f"{key}: {value}")
 
 
-@dataclass
-class CacheArgs:
-    """Cache hook activations of a model over a corpus into an on-disk store."""
-
-    model: str = positional(default=zoo.DEFAULT_MODEL)
-    """Zoo name, model directory or hub repo id."""
-    hooks: list[str] = dataclasses.field(default_factory=lambda: ["blocks.1.hook_resid_post"])
-    """Hook names, e.g. blocks.2.mlp.hook_post blocks.1.hook_resid_post."""
-    out: str = "activations"
-    """Store directory (rerun with the same arguments to resume)."""
-    data: str = "synthetic"
-    """Story source (see docs/data.md)."""
-    n_stories: int = 2000
-    """Stories to run through the model."""
-    batch_size: int = 16
-    """Rows per forward pass."""
-    rows_per_shard: int = 256
-    """Rows of n_ctx tokens per shard file."""
-    dtype: str = "float32"
-    """Stored dtype: float32, bfloat16 or float16."""
-    device: str | None = None
-    """cpu, cuda, mps; default: the best available."""
-
-
-def run_cache(args: CacheArgs) -> None:
-    from simplestories_interp.activations import cache_activations
-    from simplestories_interp.loading import load_model
+def run_cache(args: CacheConfig) -> None:
+    from simplestories_interp.analysis.activations import cache_activations
+    from simplestories_interp.zoo.loading import load_model
 
     model = load_model(args.model, device=args.device)
     store = cache_activations(model, args.hooks, args.out, source=args.data, n_stories=args.n_stories,
@@ -221,32 +118,10 @@ def run_cache(args: CacheArgs) -> None:
     print(f"{store.n_tokens} tokens x {', '.join(f'{h} ({store.d(h)})' for h in store.hooks)} in {args.out}")
 
 
-@dataclass
-class NeuronArgs:
-    """Top-activating tokens of neurons (or any hook's units), as text and an HTML page."""
-
-    model: str = positional(default=zoo.DEFAULT_MODEL)
-    """Zoo name, model directory or hub repo id."""
-    hook: str = "blocks.2.mlp.hook_post"
-    """Hook whose units to scan (MLP neurons: blocks.L.mlp.hook_post)."""
-    units: list[int] | None = None
-    """Units to show; default: the 8 with the largest activations."""
-    data: str = "synthetic:2023"
-    """Story source; the synthetic corpus adds the annotated role of each unit."""
-    n_stories: int = 50
-    """Stories to scan."""
-    k: int = 20
-    """Top activations kept per unit."""
-    out: str | None = None
-    """Write an offline HTML page here."""
-    device: str | None = None
-    """cpu, cuda, mps; default: the best available."""
-
-
-def run_neurons(args: NeuronArgs) -> None:
-    from simplestories_interp import views
-    from simplestories_interp.loading import load_model
-    from simplestories_interp.neurons import explain, role_summary, scan
+def run_neurons(args: NeuronConfig) -> None:
+    from simplestories_interp.analysis.neurons import explain, role_summary, scan
+    from simplestories_interp.report import views
+    from simplestories_interp.zoo.loading import load_model
 
     model = load_model(args.model, device=args.device)
     top = scan(model, args.hook, source=args.data, n_stories=args.n_stories, k=args.k, progress=True)
@@ -254,7 +129,7 @@ def run_neurons(args: NeuronArgs) -> None:
     units = args.units or top.max_per_unit.topk(min(8, top.n_units)).indices.tolist()
     for u in units:
         if not 0 <= u < top.n_units:
-            raise ValueError(f"unit {u} is out of range: {args.hook} has units 0..{top.n_units - 1}")
+            raise InvalidArgumentError(f"unit {u} is out of range: {args.hook} has units 0..{top.n_units - 1}")
         print(views.neuron_text(top, u, explanation=explanations[u]) + "\n")
     print("roles:", role_summary(explanations))
     if args.out:
@@ -263,33 +138,16 @@ def run_neurons(args: NeuronArgs) -> None:
         print(f"page written to {args.out}")
 
 
-@dataclass
-class HeadArgs:
-    """Classify attention heads (positional / semantic / mixed / sink) over a corpus."""
-
-    model: str = positional(default=DEFAULT_HEAD_MODEL)
-    """Zoo name, model directory or hub repo id."""
-    data: str = "synthetic:2023"
-    """Story source; the synthetic corpus adds entity and role statistics."""
-    n_stories: int = 60
-    """Stories to run."""
-    out: str | None = None
-    """Write heads.json, a heat map and attention views into this directory."""
-    text: str | None = None
-    """Text for the attention views (default: the TinyStories-style paragraph)."""
-    device: str | None = None
-    """cpu, cuda, mps; default: the best available."""
-
-
-def run_heads(args: HeadArgs) -> None:
-    from simplestories_interp import views
-    from simplestories_interp.config import DEFAULT_TEXT
-    from simplestories_interp.heads import as_records, head_statistics
-    from simplestories_interp.loading import load_model
+def run_heads(args: HeadConfig) -> None:
+    from simplestories_interp.analysis.heads import as_records, head_statistics
+    from simplestories_interp.report import views
+    from simplestories_interp.report.config import DEFAULT_TEXT
+    from simplestories_interp.zoo.loading import load_model
 
     model = load_model(args.model, device=args.device)
     stats = head_statistics(model, source=args.data, n_stories=args.n_stories, progress=True)
-    print(f"{'head':6} {'class':10} {'offset':>6} {'share':>6} {'first':>6} {'entropy':>7} {'far':>5} {'lift':>5}  top role")
+    print(f"{'head':6} {'class':10} {'offset':>6} {'share':>6} {'first':>6} {'entropy':>7} {'far':>5} "
+          f"{'lift':>5}  top role")
     for s in stats:
         off = "" if s.offset is None else s.offset
         print(f"L{s.layer}H{s.head:<3} {s.head_class:10} {off:>6} {s.positional_share:6.2f} {s.first_token:6.2f} "
@@ -309,7 +167,7 @@ def run_heads(args: HeadArgs) -> None:
 
 
 def run_sae_train(args) -> None:
-    from simplestories_interp.sae import train_sae
+    from simplestories_interp.sae.training import train_sae
 
     out = train_sae(args)
     print((out / "metrics.json").read_text())
@@ -317,7 +175,7 @@ def run_sae_train(args) -> None:
 
 
 def run_sae_sweep(args: SAESweepConfig) -> None:
-    from simplestories_interp.sae import train_saes
+    from simplestories_interp.sae.training import train_saes
 
     keys = ("l0", "explained_variance", "ce_loss_score", "dead_fraction")
     print("\t".join(("sae", *keys)))
@@ -327,54 +185,16 @@ def run_sae_sweep(args: SAESweepConfig) -> None:
     print(f"SAEs written to {args.out}/ (sae_lens.SAE.load_from_disk or ssi.load_sae)")
 
 
-@dataclass
-class SAEEvalArgs:
-    """Recompute an SAE's metrics (L0, explained variance, CE loss score, ...) on held-out text."""
-
-    path: str = positional()
-    """SAE directory."""
-    model: str | None = None
-    """Model to splice it into; default: the one recorded with the SAE."""
-    eval_data: str = "synthetic:9999"
-    """Held-out story source."""
-    eval_stories: int = 100
-    """Held-out stories."""
-    density_stories: int = 3000
-    """Held-out stories over which features must fire not to count as dead."""
-    device: str | None = None
-    """cpu, cuda, mps; default: the best available."""
-
-
-def run_sae_eval(args: SAEEvalArgs) -> None:
-    from simplestories_interp.sae import eval_sae
+def run_sae_eval(args: SAEEvalConfig) -> None:
+    from simplestories_interp.sae.training import eval_sae
 
     metrics = eval_sae(args.path, args.model, eval_data=args.eval_data, eval_stories=args.eval_stories,
                        density_stories=args.density_stories, device=args.device)
     print(json.dumps(metrics.as_dict(), indent=2))
 
 
-@dataclass
-class SAEFeatureArgs:
-    """Views of SAE features (top contexts, quantiles, logit effects) and their role matches."""
-
-    path: str = positional()
-    """SAE directory."""
-    model: str | None = None
-    """Model; default: the one recorded with the SAE."""
-    features: list[int] | None = None
-    """Features to show; default: the 8 best role matches."""
-    data: str = "synthetic:2023"
-    """Story source (the synthetic corpus gives the role matches)."""
-    n_stories: int = 60
-    """Stories to scan."""
-    out: str | None = None
-    """Write an offline HTML page here."""
-    device: str | None = None
-    """cpu, cuda, mps; default: the best available."""
-
-
-def run_sae_features(args: SAEFeatureArgs) -> None:
-    from simplestories_interp.sae_features import feature_report
+def run_sae_features(args: SAEFeaturesConfig) -> None:
+    from simplestories_interp.sae.features import feature_report
 
     print(feature_report(args.path, model=args.model, features=args.features, data=args.data,
                          n_stories=args.n_stories, out=args.out, device=args.device))
@@ -390,28 +210,28 @@ def run_noln(args) -> None:
 
 
 def run_reproduce(args) -> None:
-    from simplestories_interp.reproduce import tinystories_figures
+    from simplestories_interp.report.tinystories import tinystories_figures
 
     print(f"report: {tinystories_figures(args)}")
     print((Path(args.out) / "summary.txt").read_text())
 
 
 COMMANDS: dict[str, tuple[type, Callable]] = {
-    "zoo": (ZooArgs, run_zoo),
-    "info": (InfoArgs, run_info),
-    "generate": (GenerateArgs, run_generate),
-    "train": (TrainArgs, run_train),
-    "data synth": (SynthArgs, run_synth),
-    "data stats": (StatsArgs, run_stats),
-    "cache": (CacheArgs, run_cache),
-    "neurons": (NeuronArgs, run_neurons),
-    "heads": (HeadArgs, run_heads),
+    "zoo": (ZooConfig, run_zoo),
+    "info": (InfoConfig, run_info),
+    "generate": (GenerateConfig, run_generate),
+    "train": (TrainRunConfig, run_train),
+    "data synth": (SynthConfig, run_synth),
+    "data stats": (StatsConfig, run_stats),
+    "cache": (CacheConfig, run_cache),
+    "neurons": (NeuronConfig, run_neurons),
+    "heads": (HeadConfig, run_heads),
     "reproduce tinystories": (FigureConfig, run_reproduce),
     "noln": (NoLNConfig, run_noln),
     "sae train": (SAEConfig, run_sae_train),
     "sae sweep": (SAESweepConfig, run_sae_sweep),
-    "sae eval": (SAEEvalArgs, run_sae_eval),
-    "sae features": (SAEFeatureArgs, run_sae_features),
+    "sae eval": (SAEEvalConfig, run_sae_eval),
+    "sae features": (SAEFeaturesConfig, run_sae_features),
 }
 
 
@@ -433,8 +253,6 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(_command=name)
         add_dataclass_args(cmd, config)
         if name == "train":
-            from simplestories_interp.training.config import TrainConfig
-
             add_dataclass_args(cmd, TrainConfig)
     return parser
 
@@ -448,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config, run = COMMANDS[ns._command]
         args = config(**given(ns, config))
         run(args, ns) if run is run_train else run(args)
-    except (SSIError, ValueError) as exc:
+    except SSIError as exc:
         if show_tb:
             raise
         print(f"ssi: error: {exc}", file=sys.stderr)

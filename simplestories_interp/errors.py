@@ -94,6 +94,10 @@ class InvalidArgumentError(SSIError, ValueError):
     """An argument outside its allowed values (n_ctx, dtype, device, temperature, ...)."""
 
 
+class IndexOutOfRangeError(SSIError, IndexError):
+    """An index (token, unit, feature) outside what a store or model holds."""
+
+
 class DataError(SSIError, ValueError):
     """Story data that cannot be read or used (empty, not UTF-8, wrong columns)."""
 

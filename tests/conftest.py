@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from simplestories_interp import zoo
-from simplestories_interp.tokenizer import train_tokenizer
+from simplestories_interp.data.tokenizer import train_tokenizer
 from tests.helpers import save_hf_checkpoint
 
 
@@ -94,7 +94,7 @@ def tiny_checkpoint(tmp_path, tiny_spec, tokenizer_factory):
 def synth_tokenizer():
     """A recipe tokenizer trained on the synthetic corpus (small vocabulary, fixed)."""
     from simplestories_interp.data.sources import iter_stories
-    from simplestories_interp.tokenizer import fix_tokenizer
+    from simplestories_interp.data.tokenizer import fix_tokenizer
 
     return fix_tokenizer(train_tokenizer(iter_stories("synthetic", limit=400), vocab_size=600))
 
@@ -102,7 +102,7 @@ def synth_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_model(synth_tokenizer):
     """A random 2-layer model over the synthetic tokenizer (n_ctx 64)."""
-    from simplestories_interp.loading import build_model
+    from simplestories_interp.zoo.loading import build_model
 
     spec = zoo.ModelSpec(name="tiny-synth", n_layers=2, d_model=32, n_heads=4, d_head=8,
                          n_key_value_heads=2, d_mlp=48, d_vocab=600, n_ctx=64)

@@ -34,11 +34,6 @@ rabbit fox bear cat dog mouse owl duck frog turtle squirrel deer goat pig cow ho
 puppy kitten hedgehog badger beaver otter penguin panda tiger lion monkey elephant giraffe
 zebra hippo koala parrot robin sparrow bee butterfly snail ladybug hamster pony dragon
 """)
-KIDS = _words("girl boy child kid")
-GROWNUPS = {
-    "female": _words("mom grandma aunt teacher neighbor"),
-    "male": _words("dad grandpa uncle teacher neighbor"),
-}
 
 PLACES = _words("""
 park forest beach garden library school farm meadow river lake pond hill mountain
@@ -100,10 +95,12 @@ OPENINGS = _words("""once upon a time|long ago|in a small village|in a busy town
 SOUNDS = _words("a strange noise|a soft tapping|a loud crash|a funny squeak|a quiet buzz|a deep growl|a sweet song")
 SOURCES_OF_SOUNDS = _words("""a little bird|the wind in the trees|a lost kitten|a squirrel with a nut|
     an old clock|a frog in a bucket|a puppy chasing its tail|rain on the roof""")
-FEARS = _words("the dark|the big waves|the tall slide|thunder|the deep water|the old bridge|the loud dog|the high branch")
+FEARS = _words("the dark|the big waves|the tall slide|thunder|the deep water|the old bridge|the loud dog|"
+               "the high branch")
 FOODS = _words("cookies soup pancakes apples bread pie berries sandwiches muffins carrots noodles rice")
 GAMES = _words("tag|hide and seek|catch|jump rope|hopscotch|marbles|a treasure hunt|a race|a guessing game")
-THINGS_TO_MAKE = _words("a kite|a cake|a birdhouse|a painting|a sandcastle|a card|a boat|a necklace|a snowman|a tower of blocks|a puppet")
+THINGS_TO_MAKE = _words("a kite|a cake|a birdhouse|a painting|a sandcastle|a card|a boat|a necklace|a snowman|"
+                        "a tower of blocks|a puppet")
 
 STYLES = _words("simple playful descriptive dialogue-heavy calm adventurous humorous")
 MORALS = {  # theme -> moral; the keys are the corpus's themes
@@ -150,17 +147,20 @@ oatmeal cereal waffles toast eggs bananas grapes oranges pears peaches plums che
 strawberries blueberries melon watermelon corn peas beans potatoes tomatoes cheese yogurt
 popcorn pretzels crackers cupcakes donuts biscuits dumplings tacos pizza spaghetti
 """)
-FLOWERS = _words("daisies tulips roses sunflowers daffodils violets poppies lilies bluebells dandelions marigolds lilacs")
+FLOWERS = _words("daisies tulips roses sunflowers daffodils violets poppies lilies bluebells dandelions "
+                 "marigolds lilacs")
 TREES = _words("oak pine maple willow birch apple cherry palm elm cedar chestnut")
 SKY = _words("clouds rainbow moon stars sun comet kites birds butterflies snowflakes raindrops")
 BUGS = _words("ants beetles crickets caterpillars fireflies grasshoppers dragonflies worms spiders moths")
-JOBS = _words("baker farmer doctor painter builder sailor pilot teacher gardener fisherman librarian nurse mailman chef")
+JOBS = _words("baker farmer doctor painter builder sailor pilot teacher gardener fisherman librarian nurse "
+              "mailman chef")
 COLORS_EXTRA = _words("crimson scarlet violet turquoise amber emerald indigo lavender ivory peach")
 ADJECTIVES["quality"] += _words("""ancient curious enormous fragile gigantic glittering gloomy
     golden hollow humble magical marvelous mysterious peculiar precious rusty sparkling
     splendid squeaky sturdy tangled twisty wobbly wrinkly crooked dusty""")
 ADJECTIVES["color"] += COLORS_EXTRA
-ADJECTIVES["feeling"] += _words("amazed delighted frightened giggly grateful impatient joyful puzzled relieved restless")
+ADJECTIVES["feeling"] += _words("amazed delighted frightened giggly grateful impatient joyful puzzled relieved "
+                                "restless")
 VERBS["move"] += _words("scampered trotted zoomed paddled galloped waddled bounced slid tumbled pranced")
 VERBS["play"] += _words("chuckled twirled skipped drummed doodled juggled whooped")
 VERBS["handle"] += _words("polished decorated counted tossed caught stacked sorted folded buried")

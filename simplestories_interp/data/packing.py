@@ -1,7 +1,8 @@
 """Tokenise stories and pack them into fixed-length rows on disk, as SimpleStories does.
 
-Stories are joined with ``[EOS]`` (each story follows one, so ``[EOS]`` doubles as BOS), the
-stream is cut into rows of ``n_ctx`` tokens with no padding, and the rows are written to a
+Stories are joined with ``[EOS]`` (each story follows one, so ``[EOS]`` doubles as BOS;
+:func:`.rows.story_ids` is the one stream every kind of rows is cut from), the stream is cut
+into rows of ``n_ctx`` tokens with no padding, and the rows are written to a
 ``uint16`` memory map. ``[UNK]`` tokens are counted and reported (the public SimpleStories
 code drops them silently; we keep them, so the count is the truth).
 
@@ -18,16 +19,16 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from simplestories_interp.data.rows import story_ids
 from simplestories_interp.data.sources import iter_stories
+from simplestories_interp.data.tokenizer import UNK_ID
 from simplestories_interp.errors import DataError
-from simplestories_interp.tokenizer import EOS_ID, UNK_ID, raw_encoder
 
 TOKENS_FILE, META_FILE = "{split}.bin", "meta.json"
 
@@ -56,19 +57,6 @@ def _tokenizer_sha(tokenizer) -> str:
 def pack_key(source: str, limit: int | None, tokenizer, n_ctx: int, val_fraction: float) -> str:
     blob = json.dumps([source, limit, _tokenizer_sha(tokenizer), n_ctx, val_fraction])
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def token_stream(stories: Iterable[str], tokenizer, batch: int = 512) -> Iterator[list[int]]:
-    """Per story: ``[EOS]`` followed by its tokens (the fixed tokenizer adds nothing itself)."""
-    raw = raw_encoder(tokenizer)
-    buffer: list[str] = []
-    for story in stories:
-        buffer.append(story)
-        if len(buffer) == batch:
-            yield from ([EOS_ID, *e.ids] for e in raw.encode_batch(buffer, add_special_tokens=False))
-            buffer = []
-    if buffer:
-        yield from ([EOS_ID, *e.ids] for e in raw.encode_batch(buffer, add_special_tokens=False))
 
 
 class _RowWriter:
@@ -134,20 +122,13 @@ def _write_splits(stories, n_val, tokenizer, n_ctx, directory: Path, progress) -
     rows, tokens, unk = {}, 0, 0
     for split, subset in splits.items():
         writer = _RowWriter(directory / TOKENS_FILE.format(split=split), n_ctx)
-        for ids in tqdm(token_stream(subset, tokenizer), total=len(subset), disable=not progress,
+        for ids in tqdm(story_ids(subset, tokenizer), total=len(subset), disable=not progress,
                         desc=f"tokenising {split}", unit=" stories"):
             writer.add(ids)
             tokens += len(ids)
             unk += ids.count(UNK_ID)
         rows[split] = writer.close()
     return PackedMeta("", n_ctx, len(tokenizer), len(stories), rows, tokens, unk, _tokenizer_sha(tokenizer))
-
-
-def pack_rows(stories: Iterable[str], tokenizer, n_ctx: int) -> np.ndarray:
-    """Pack stories in memory, as :func:`pack` does on disk (for evaluation on fresh text)."""
-    stream = [t for ids in token_stream(stories, tokenizer) for t in ids]
-    n = len(stream) // n_ctx
-    return np.asarray(stream[: n * n_ctx], dtype=np.int64).reshape(n, n_ctx)
 
 
 def load_rows(directory: Path, split: str = "train") -> np.ndarray:

@@ -10,15 +10,16 @@ bounded memory when only the ids are needed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
 import numpy as np
+from tokenizers import Encoding
 
 from simplestories_interp.data.sources import iter_records, iter_stories
+from simplestories_interp.data.tokenizer import raw_encoder, separator_id
 from simplestories_interp.errors import DataError
-from simplestories_interp.tokenizer import raw_encoder, separator_id
 
 _WORD = re.compile(r"\S+")
 
@@ -68,8 +69,19 @@ class Rows:
         return self._roles
 
 
-def _encode(stories: list[str], tokenizer):
-    return raw_encoder(tokenizer).encode_batch(stories, add_special_tokens=False)
+def encode_stories(stories: Iterable[str], tokenizer, chunk: int = 256) -> Iterator[Encoding]:
+    """Each story's encoding (whole: no truncation, no special tokens), encoded in chunks."""
+    raw, stories = raw_encoder(tokenizer), iter(stories)
+    while batch := list(islice(stories, chunk)):
+        yield from raw.encode_batch(batch, add_special_tokens=False)
+
+
+def story_ids(stories: Iterable[str], tokenizer) -> Iterator[list[int]]:
+    """Per story, the separator (the token every story follows: ``[EOS]`` for SimpleStories
+    tokenizers) and then its tokens: the stream that every kind of rows is cut from."""
+    sep = separator_id(tokenizer)
+    for enc in encode_stories(stories, tokenizer):
+        yield [sep, *enc.ids]
 
 
 def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool = False) -> Rows:
@@ -80,7 +92,7 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
     records = list(iter_records(source, limit=n_stories)) if annotated else None
     stories = [r["story"] for r in records] if records else list(iter_stories(source, limit=n_stories))
     ids, story, start, end, sep = [], [], [], [], separator_id(tokenizer)
-    for i, enc in enumerate(_encode(stories, tokenizer)):
+    for i, enc in enumerate(encode_stories(stories, tokenizer)):
         ids += [sep, *enc.ids]
         story += [i] * (len(enc.ids) + 1)
         start += [-1, *(o[0] for o in enc.offsets)]
@@ -164,14 +176,9 @@ def iter_row_batches(source: str, tokenizer, n_ctx: int, batch_rows: int, *,
     """Stream [batch_rows, n_ctx] id arrays (the last one may be shorter), bounded memory."""
     pending: list[int] = []
     batch: list[np.ndarray] = []
-    produced, sep = 0, separator_id(tokenizer)
-    stories = iter_stories(source, limit=limit)
-    while True:
-        chunk = list(islice(stories, 256))
-        if not chunk:
-            break
-        for enc in _encode(chunk, tokenizer):
-            pending += [sep, *enc.ids]
+    produced = 0
+    for ids in story_ids(iter_stories(source, limit=limit), tokenizer):
+        pending += ids
         while len(pending) >= n_ctx:
             row, pending = pending[:n_ctx], pending[n_ctx:]
             produced += 1
@@ -183,3 +190,9 @@ def iter_row_batches(source: str, tokenizer, n_ctx: int, batch_rows: int, *,
                 batch = []
     if batch:
         yield np.stack(batch)
+
+
+def row_array(source: str, tokenizer, n_ctx: int, *, limit: int | None) -> np.ndarray:
+    """All rows of ``limit`` stories of ``source`` in memory, ``[rows, n_ctx]`` int64 (maybe 0 rows)."""
+    batches = list(iter_row_batches(source, tokenizer, n_ctx, 256, limit=limit))
+    return np.concatenate(batches) if batches else np.zeros((0, n_ctx), dtype=np.int64)

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
+from simplestories_interp.data.tokenizer import _clean_text
 from simplestories_interp.errors import DataError, HubOfflineError, MissingDirectoryError
-from simplestories_interp.tokenizer import _clean_text
 
 HUB_DATASET = "SimpleStories/SimpleStories"
 SEPARATOR = re.compile(r"^\s*(<\|endoftext\|>|\[EOS\]|-{3,}|={3,})\s*$", re.MULTILINE)
@@ -38,9 +38,17 @@ def iter_records(source: str, *, limit: int | None = None, start: int = 0) -> It
     if source.split(":")[0] == "synthetic":
         from simplestories_interp.data.synthetic import generate_stories
 
-        seed = int(source.split(":")[1]) if ":" in source else 0
-        return islice(generate_stories(limit or 10**12, seed=seed, start=start), limit)
+        return islice(generate_stories(limit or 10**12, seed=synthetic_seed(source), start=start), limit)
     return islice((r for f in _files(Path(source)) for r in _jsonl(f)), start, None if limit is None else start + limit)
+
+
+def synthetic_seed(source: str) -> int:
+    """The seed of a ``synthetic[:SEED]`` source (0 when none is given)."""
+    _, _, arg = source.partition(":")
+    if arg and not arg.isdigit():
+        raise DataError(f"story source {source!r}: the seed after 'synthetic:' must be a non-negative "
+                        "integer, e.g. synthetic:42")
+    return int(arg) if arg else 0
 
 
 def _raw(source: str, split: str, start: int) -> Iterator[str]:
@@ -48,8 +56,7 @@ def _raw(source: str, split: str, start: int) -> Iterator[str]:
     if kind == "synthetic":
         from simplestories_interp.data.synthetic import generate_stories
 
-        seed = int(arg) if arg else 0
-        return (r["story"] for r in generate_stories(10**12, seed=seed, start=start))
+        return (r["story"] for r in generate_stories(10**12, seed=synthetic_seed(source), start=start))
     if kind == "hub":
         return islice(_hub(arg or HUB_DATASET, split), start, None)
     return islice((_clean_text(s) for f in _files(Path(source)) for s in _read(f)), start, None)
@@ -126,7 +133,7 @@ def _parquet(path: Path) -> Iterator[str]:
 
 
 def _hub(repo: str, split: str) -> Iterator[str]:
-    from simplestories_interp.hub import is_offline
+    from simplestories_interp.zoo.hub import is_offline
 
     if is_offline():
         raise HubOfflineError(

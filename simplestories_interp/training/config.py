@@ -15,7 +15,9 @@ from typing import Literal
 
 import yaml
 
+from simplestories_interp.dataclass_args import positional
 from simplestories_interp.errors import ConfigError, did_you_mean
+from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
 
 @dataclass
@@ -93,24 +95,24 @@ class TrainConfig:
         positive = ("batch_size", "max_steps", "eval_every", "eval_batches", "checkpoint_every", "log_every")
         for name in positive:
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+            raise ConfigError(f"lr must be positive, got {self.lr}")
         if self.n_ctx is not None and self.n_ctx < 2:
-            raise ValueError(f"n_ctx must be at least 2, got {self.n_ctx}")
+            raise ConfigError(f"n_ctx must be at least 2, got {self.n_ctx}")
         if self.n_stories is not None and self.n_stories < 2:
-            raise ValueError(f"n_stories must be at least 2, got {self.n_stories}")
+            raise ConfigError(f"n_stories must be at least 2, got {self.n_stories}")
         if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.micro_batch_size is not None and (
             self.micro_batch_size <= 0 or self.batch_size % self.micro_batch_size
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
                 f"({self.micro_batch_size}) so that gradient accumulation divides it"
             )
         if self.normalization not in (None, "rms", "none"):
-            raise ValueError(f"normalization must be rms or none, got {self.normalization!r}")
+            raise ConfigError(f"normalization must be rms or none, got {self.normalization!r}")
 
 
 def _fields() -> dict[str, dataclasses.Field]:
@@ -144,3 +146,61 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
 
 def save_config(config: TrainConfig, path: Path) -> None:
     path.write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
+
+
+@dataclass
+class TrainRunConfig:
+    """Train a model (options override the YAML file given with --config)."""
+
+    config: str | None = None
+    """YAML file with TrainConfig keys."""
+    resume: bool = False
+    """Continue the run in --out from its last checkpoint."""
+
+
+@dataclass
+class NoLNConfig:
+    """Remove the RMSNorm layers of a model by fine-tuning (Heimersheim 2024, for RMSNorm)."""
+
+    model: str = positional(default=DEFAULT_MODEL)
+    """Model to make norm-free (any RMS model: zoo name, directory or hub id)."""
+    out: str = "noln"
+    """Output model directory (native format)."""
+    data: str = "synthetic:1"
+    """Story source for fine-tuning and the validation loss."""
+    n_stories: int = 40000
+    """Stories to pack."""
+    steps_per_site: int = 20
+    """Fine-tuning steps between freezing one norm site and the next."""
+    final_steps: int = 300
+    """Fine-tuning steps after the last site is frozen."""
+    batch_size: int = 32
+    """Rows per step."""
+    micro_batch_size: int = 16
+    """Rows per forward pass (gradient accumulation)."""
+    lr: float = 5e-4
+    """Peak fine-tuning learning rate (the trainer's schedule: warm-up, then cosine decay)."""
+    warmup_steps: int = 20
+    """Linear warm-up steps (capped at a tenth of the fine-tuning steps)."""
+    min_lr_ratio: float = 0.1
+    """Cosine decay ends at lr * min_lr_ratio."""
+    eval_batches: int = 16
+    """Micro-batches in each validation loss."""
+    bf16: bool = False
+    """bfloat16 autocast during fine-tuning."""
+    seed: int = 0
+    """Data order seed."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+    def __post_init__(self) -> None:
+        sizes = (self.steps_per_site, self.batch_size, self.micro_batch_size, self.n_stories)
+        if min(sizes) <= 0 or self.final_steps < 0 or self.warmup_steps < 0:
+            raise ConfigError(f"steps, batch sizes and n_stories must be positive (final and warm-up steps "
+                              f"non-negative); got steps_per_site, batch_size, micro_batch_size, n_stories = {sizes}, "
+                              f"final_steps={self.final_steps}, warmup_steps={self.warmup_steps}")
+        if self.batch_size % self.micro_batch_size:
+            raise ConfigError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
+                              f"({self.micro_batch_size})")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ConfigError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")

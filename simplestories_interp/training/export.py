@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 
 from simplestories_interp import zoo
-from simplestories_interp.checkpoint import load_weights, save_hf, save_native
-from simplestories_interp.convert import hf_to_tl, tl_to_hf
 from simplestories_interp.data.sources import iter_stories
+from simplestories_interp.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from simplestories_interp.training.config import TrainConfig
-from simplestories_interp.training.model import Llama, from_hf_state, to_hf_state
-from simplestories_interp.zoo import ModelSpec
+from simplestories_interp.training.model import Llama, load_pretrained, to_hf_state
+from simplestories_interp.zoo.convert import hf_to_tl
+from simplestories_interp.zoo.formats import save_hf, save_native
+from simplestories_interp.zoo.registry import ModelSpec
 
 
 def resolve_spec(cfg: TrainConfig) -> tuple[ModelSpec, dict | None]:
@@ -35,27 +35,19 @@ def resolve_spec(cfg: TrainConfig) -> tuple[ModelSpec, dict | None]:
 
 
 def _init_spec(cfg: TrainConfig) -> tuple[ModelSpec, dict]:
-    from simplestories_interp.loading import read_spec, resolve
-
-    source = resolve(cfg.init_from)
-    base = read_spec(source)
+    model, _ = load_pretrained(cfg.init_from)
+    base = model.spec
     if cfg.n_ctx and cfg.n_ctx > base.n_ctx:
         raise ConfigError(
             f"n_ctx {cfg.n_ctx} is above the n_ctx {base.n_ctx} that {cfg.init_from!r} was trained "
             f"with; its position encoding never saw those positions. Use --n-ctx <= {base.n_ctx}."
         )
-    weights = load_weights(source.directory)
-    if (source.directory / "ssi_config.json").is_file():
-        weights = tl_to_hf(weights, base)
-    spec = dataclasses.replace(base, n_ctx=cfg.n_ctx or base.n_ctx)
-    model = Llama(spec)
-    from_hf_state(model, weights)
-    return spec, model.state_dict()
+    return dataclasses.replace(base, n_ctx=cfg.n_ctx or base.n_ctx), model.state_dict()
 
 
 def prepare_tokenizer(cfg: TrainConfig, spec: ModelSpec, run: Path, d) -> object:
     """The fixed tokenizer for this run; trains and saves one in RUN/tokenizer if needed."""
-    from simplestories_interp.loading import resolve
+    from simplestories_interp.zoo.loading import resolve
 
     if cfg.tokenizer or cfg.init_from:
         return load_tokenizer(resolve(cfg.tokenizer or cfg.init_from).directory)
@@ -81,7 +73,7 @@ def export_model(raw: Llama, spec: ModelSpec, tokenizer, out: Path, cfg: TrainCo
     if spec.normalization == "rms":
         save_hf(hf_state, spec, out, tokenizer=hub_style, training=training)
     else:
-        from simplestories_interp.loading import build_model
+        from simplestories_interp.zoo.loading import build_model
 
         model = build_model(spec, hf_to_tl(hf_state, spec), tokenizer, device="cpu")
         save_native(model, out, tokenizer=hub_style, training=training)
@@ -92,7 +84,7 @@ def export_model(raw: Llama, spec: ModelSpec, tokenizer, out: Path, cfg: TrainCo
 
 def _hub_style_tokenizer(cfg: TrainConfig, run: Path, fixed):
     """Save the tokenizer as the hub files have it (with the [EOS]-appending post-processor)."""
-    from simplestories_interp.loading import resolve
+    from simplestories_interp.zoo.loading import resolve
 
     given = cfg.tokenizer or cfg.init_from
     source = resolve(given).directory if given else run / "tokenizer"
@@ -108,12 +100,12 @@ def _last(records: list[dict], key: str):
 
 
 def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command: str | None, meta) -> str:
-    import simplestories_interp as ssi
+    from simplestories_interp.zoo.loading import load_model
+    from simplestories_interp.zoo.sampling import generate
 
     records = _records(run)
-    model = ssi.load_model(out, device="cpu")
-    samples = [ssi.generate(model, p, max_new_tokens=60, temperature=0.7, seed=i)
-               for i, p in enumerate(cfg.samples)]
+    model = load_model(out, device="cpu")
+    samples = [generate(model, p, max_new_tokens=60, temperature=0.7, seed=i) for i, p in enumerate(cfg.samples)]
     command = command or "ssi train " + shlex.join(sys.argv[1:])
     tokens = cfg.max_steps * cfg.batch_size * (spec.n_ctx - 1)
     fmt = "HF Llama (config.json)" if spec.normalization == "rms" else "native (ssi_config.json)"

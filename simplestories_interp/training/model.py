@@ -6,12 +6,13 @@ converts to a HookedTransformer afterwards. Speed comes from ``F.scaled_dot_prod
 one matmul for Q, K and V, one for the gate and up projections of the SwiGLU MLP, and RoPE
 tables computed once per forward. ``normalization="none"`` replaces every RMSNorm by identity.
 
-Parameter names are our own; :data:`HF_KEYS` maps them to Hugging Face Llama names (the
+Parameter names are our own; :func:`hf_keys` maps them to Hugging Face Llama names (the
 fused weights split into q/k/v and gate/up), which is how the trainer exports checkpoints.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from simplestories_interp.zoo import ModelSpec
+from simplestories_interp.zoo.registry import ModelSpec
 
 
 def rope_tables(spec: ModelSpec, n_pos: int, device) -> tuple[Tensor, Tensor]:
@@ -127,10 +128,35 @@ class Llama(nn.Module):
             x = block(x, cos, sin)
         return F.linear(self.ln_final(x), self.embed.weight)
 
-    def loss(self, tokens: Int[Tensor, "batch pos"]) -> Tensor:
-        """Next-token cross-entropy: inputs are ``tokens[:, :-1]``, targets ``tokens[:, 1:]``."""
-        logits = self(tokens[:, :-1])
-        return F.cross_entropy(logits.flatten(0, 1).float(), tokens[:, 1:].flatten())
+
+def next_token_loss(logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch n_ctx"],
+                    reduction: str = "mean") -> Tensor:
+    """Cross-entropy of predicting ``tokens[:, i + 1]`` from ``logits[:, i]`` (the one training loss).
+
+    ``logits`` may cover every position of ``tokens`` or all but the last (as in training, where
+    the inputs are the first n_ctx - 1 tokens of each row). ``reduction="none"`` gives
+    ``[batch, n_ctx - 1]`` per-token losses.
+    """
+    logits = logits[:, : tokens.shape[1] - 1].float()
+    loss = F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten(), reduction=reduction)
+    return loss.view(tokens.shape[0], -1) if reduction == "none" else loss
+
+
+def load_pretrained(name_or_path: str, *, n_ctx: int | None = None):
+    """A trained model (zoo name, directory or hub id, either format) as a :class:`Llama` to
+    fine-tune, with the loader's ``Source`` (its directory) -- for ``--init-from`` and norm removal."""
+    from simplestories_interp.zoo.convert import tl_to_hf
+    from simplestories_interp.zoo.formats import detect_format, load_weights
+    from simplestories_interp.zoo.loading import read_spec, resolve
+
+    source = resolve(name_or_path)
+    spec = read_spec(source)
+    weights = load_weights(source.directory)
+    if detect_format(source.directory) == "native":
+        weights = tl_to_hf(weights, spec)
+    model = Llama(dataclasses.replace(spec, n_ctx=n_ctx or spec.n_ctx))
+    from_hf_state(model, weights)
+    return model, source
 
 
 # our parameter name -> list of (HF key, slice of rows along dim 0)

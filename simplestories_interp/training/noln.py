@@ -20,28 +20,28 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from simplestories_interp.checkpoint import load_weights, save_native
-from simplestories_interp.config import NoLNConfig
-from simplestories_interp.convert import hf_to_tl, tl_to_hf
 from simplestories_interp.data.packing import load_rows, pack
+from simplestories_interp.data.rows import row_array
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.training.config import TrainConfig
-from simplestories_interp.training.model import Llama, RMSNorm, from_hf_state, to_hf_state
+from simplestories_interp.training.config import NoLNConfig, TrainConfig
+from simplestories_interp.training.model import Llama, RMSNorm, load_pretrained, to_hf_state
 from simplestories_interp.training.trainer import (
     Dist,
     batch_indices,
     evaluate,
+    lr_at,
     make_optimizer,
     train_step,
 )
-from simplestories_interp.zoo import ModelSpec
+from simplestories_interp.zoo.convert import hf_to_tl
+from simplestories_interp.zoo.formats import save_native
+from simplestories_interp.zoo.registry import ModelSpec
 
 
 def norm_sites(model: Llama) -> list[tuple[str, RMSNorm]]:
@@ -98,18 +98,11 @@ def fold(model: Llama) -> tuple[ModelSpec, dict[str, torch.Tensor]]:
 
 
 def _source(cfg: NoLNConfig):
-    from simplestories_interp.loading import read_spec, resolve
-    from simplestories_interp.tokenizer import load_tokenizer
+    from simplestories_interp.data.tokenizer import load_tokenizer
 
-    source = resolve(cfg.model)
-    spec = read_spec(source)
-    if spec.normalization != "rms":
+    model, source = load_pretrained(cfg.model)
+    if model.spec.normalization != "rms":
         raise ConfigError(f"{cfg.model!r} already has no normalisation layers; nothing to remove")
-    weights = load_weights(source.directory)
-    if (source.directory / "ssi_config.json").is_file():
-        weights = tl_to_hf(weights, spec)
-    model = Llama(spec)
-    from_hf_state(model, weights)
     return model, load_tokenizer(source.directory), source
 
 
@@ -117,12 +110,15 @@ def remove_norms(cfg: NoLNConfig, *, progress: bool = True) -> Path:
     """Fine-tune the norms out of ``cfg.model``; write the norm-free model to ``cfg.out``."""
     from tqdm.auto import tqdm
 
-    from simplestories_interp.loading import build_model
+    from simplestories_interp.zoo.loading import build_model
 
     device = pick_device(cfg.device)
     model, tokenizer, source = _source(cfg)
     model.to(device)
+    sites = norm_sites(model)
+    total = cfg.steps_per_site * len(sites) + cfg.final_steps
     train_cfg = TrainConfig(batch_size=cfg.batch_size, micro_batch_size=cfg.micro_batch_size, lr=cfg.lr,
+                            max_steps=total, warmup_steps=cfg.warmup_steps, min_lr_ratio=cfg.min_lr_ratio,
                             bf16=cfg.bf16, seed=cfg.seed, eval_batches=cfg.eval_batches, grad_clip=1.0)
     data = pack(cfg.data, tokenizer, model.spec.n_ctx, limit=cfg.n_stories, val_fraction=0.02, progress=progress)
     train_rows, val_rows = load_rows(data, "train"), load_rows(data, "val")
@@ -143,16 +139,13 @@ def remove_norms(cfg: NoLNConfig, *, progress: bool = True) -> Path:
     for _, m in norm_sites(model):
         m.fixed = None
     optimizer = make_optimizer(model, train_cfg)
-    sites = norm_sites(model)
-    total = cfg.steps_per_site * len(sites) + cfg.final_steps
     frozen: dict[str, dict] = {}
     for step in tqdm(range(total), disable=not progress, desc="removing norms", unit="step"):
         if step % cfg.steps_per_site == 0 and step // cfg.steps_per_site < len(sites):
             name, module = sites[step // cfg.steps_per_site]
             frozen[name] = measure_rms(model, batch(10_000 + step))[name]  # re-measured as upstream has moved
             module.fixed = frozen[name]["rms"]
-        lr = cfg.lr * min(1.0, (step + 1) / 20) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / total)))
-        train_step(model, optimizer, batch(step), train_cfg, lr)
+        train_step(model, optimizer, batch(step), train_cfg, lr_at(step, train_cfg))
     report["val_loss_finetuned"] = val()
     report.update(tokens=total * cfg.batch_size * (model.spec.n_ctx - 1), sites=frozen)
     return _export(model, tokenizer, cfg, report, source, build_model)
@@ -183,10 +176,7 @@ def _export(model: Llama, tokenizer, cfg: NoLNConfig, report: dict, source, buil
 
 
 def load_rows_for_check(model: Llama, tokenizer, n: int = 2) -> np.ndarray:
-    from simplestories_interp.data.packing import pack_rows
-    from simplestories_interp.data.sources import iter_stories
-
-    return pack_rows(iter_stories("synthetic:31337", limit=20), tokenizer, model.spec.n_ctx)[:n]
+    return row_array("synthetic:31337", tokenizer, model.spec.n_ctx, limit=20)[:n]
 
 
 def _card(spec: ModelSpec, cfg: NoLNConfig, r: dict, source) -> str:

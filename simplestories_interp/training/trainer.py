@@ -26,16 +26,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from simplestories_interp.checkpoints import list_checkpoints, load_latest, save_checkpoint
 from simplestories_interp.data.packing import load_rows, pack, read_meta
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.training import checkpoints as ckpt
 from simplestories_interp.training.config import TrainConfig, save_config
 from simplestories_interp.training.export import export_model, prepare_tokenizer, resolve_spec
-from simplestories_interp.training.model import Llama
+from simplestories_interp.training.model import Llama, next_token_loss
+from simplestories_interp.zoo.registry import ModelSpec
 
 
 @dataclass
@@ -64,7 +64,8 @@ def init_distributed(device: torch.device) -> Dist:
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay from lr to lr * min_lr_ratio at the last step."""
+    """Linear warm-up (capped at a tenth of the run), then cosine decay from lr to lr * min_lr_ratio
+    at the last step: the one learning-rate schedule (norm removal uses it too)."""
     warmup = min(cfg.warmup_steps, cfg.max_steps // 10)
     if step < warmup:
         return cfg.lr * (step + 1) / warmup
@@ -94,7 +95,7 @@ def micro_loss(model: torch.nn.Module, rows: torch.Tensor, bf16: bool) -> torch.
     """Next-token loss of one micro-batch (inputs are the first n_ctx - 1 tokens of each row)."""
     with torch.autocast(rows.device.type, dtype=torch.bfloat16, enabled=bf16):
         logits = model(rows[:, :-1])
-    return F.cross_entropy(logits.float().flatten(0, 1), rows[:, 1:].flatten())
+    return next_token_loss(logits, rows)
 
 
 def train_step(model, optimizer, micro_batches: list[torch.Tensor], cfg: TrainConfig, lr: float) -> float:
@@ -147,6 +148,37 @@ def _split_batch(idx: np.ndarray, rows: np.ndarray, micro: int, d: Dist, device)
     return [data[i:i + micro].to(device) for i in range(0, len(data), micro)]
 
 
+@dataclass
+class Run:
+    """Everything the training loop works with, set up once by :func:`train`."""
+
+    cfg: TrainConfig
+    dist: Dist
+    model: torch.nn.Module
+    """What the step calls: the model, possibly compiled and wrapped in DDP."""
+    raw: Llama
+    """The plain model underneath (saved in checkpoints and exported)."""
+    optimizer: torch.optim.Optimizer
+    spec: ModelSpec
+    tokenizer: object
+    data_dir: Path
+    """The packed data set (train and val rows)."""
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    path: Path
+    """The run directory (``cfg.out``)."""
+    device: torch.device
+    micro: int
+    """Rows per forward pass on this process."""
+    fingerprint: str
+    start: int = 0
+    """First step of this invocation (after a resume)."""
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.cfg.batch_size * (self.spec.n_ctx - 1)
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, command: str | None = None,
           stop_after: int | None = None) -> Path:
     """Train a model as configured; return the exported model directory (``OUT/model``).
@@ -154,6 +186,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, command: str | None = None,
     ``stop_after`` ends the loop early after that many steps of this invocation (for tests
     and time-boxed jobs); a later ``resume=True`` call continues exactly.
     """
+    run = _setup(cfg, resume)
+    end = cfg.max_steps if stop_after is None else min(cfg.max_steps, run.start + stop_after)
+    _loop(run, end)
+    if end < cfg.max_steps:
+        return run.path
+    out = run.path / "model"
+    if run.dist.main:
+        export_model(run.raw, run.spec, run.tokenizer, out, cfg, run.path, command, read_meta(run.data_dir))
+    run.dist.barrier()
+    return out
+
+
+def _devices(cfg: TrainConfig) -> tuple[torch.device, Dist, int]:
     device = pick_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -166,87 +211,92 @@ def train(cfg: TrainConfig, *, resume: bool = False, command: str | None = None,
     if (cfg.batch_size // d.world) % micro:
         raise ConfigError(f"per-process batch {cfg.batch_size // d.world} is not a multiple of "
                           f"micro_batch_size {micro}")
-    run = Path(cfg.out)
-    if not resume and ckpt.list_checkpoints(run):
-        raise ConfigError(f"{str(run)!r} already holds a training run; pass --resume to continue it "
+    return device, d, micro
+
+
+def _setup(cfg: TrainConfig, resume: bool) -> Run:
+    """Devices, architecture, tokenizer, packed data, model and optimiser; restores a checkpoint."""
+    device, d, micro = _devices(cfg)
+    path = Path(cfg.out)
+    if not resume and list_checkpoints(path):
+        raise ConfigError(f"{str(path)!r} already holds a training run; pass --resume to continue it "
                           "or choose another --out")
     spec, init_state = resolve_spec(cfg)
-    tokenizer = prepare_tokenizer(cfg, spec, run, d)
+    tokenizer = prepare_tokenizer(cfg, spec, path, d)
     spec = dataclasses.replace(spec, d_vocab=len(tokenizer))
     if d.main:
-        data_dir = pack(cfg.data, tokenizer, spec.n_ctx, limit=cfg.n_stories, val_fraction=cfg.val_fraction)
+        pack(cfg.data, tokenizer, spec.n_ctx, limit=cfg.n_stories, val_fraction=cfg.val_fraction)
     d.barrier()
     data_dir = pack(cfg.data, tokenizer, spec.n_ctx, limit=cfg.n_stories,
                     val_fraction=cfg.val_fraction, progress=False)
-    train_rows, val_rows = load_rows(data_dir, "train"), load_rows(data_dir, "val")
-
     torch.manual_seed(cfg.seed)
     raw = Llama(spec).to(device)
     if init_state is not None:
         raw.load_state_dict(init_state)
-    optimizer = make_optimizer(raw, cfg)
-    fingerprint = _fingerprint(cfg, spec, data_dir)
-    start = 0
-    if resume and ckpt.list_checkpoints(run):
-        state = ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1], raw, optimizer, fingerprint)
-        start = state["step"]
-        if start >= cfg.max_steps and (run / "model").is_dir():
-            raise ConfigError(f"the run in {str(run)!r} already finished ({start} of {cfg.max_steps} "
-                              "steps); raise --max-steps to train longer, or use another --out")
-    model = torch.compile(raw) if cfg.compile else raw
+    run = Run(cfg, d, raw, raw, make_optimizer(raw, cfg), spec, tokenizer, data_dir, load_rows(data_dir, "train"),
+              load_rows(data_dir, "val"), path, device, micro, _fingerprint(cfg, spec, data_dir))
+    if resume:
+        _restore(run)
+    run.model = torch.compile(raw) if cfg.compile else raw
     if d.world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model)
+        run.model = torch.nn.parallel.DistributedDataParallel(run.model)
     if d.main:
-        run.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run / "config.yaml")
-    return _loop(cfg, d, model, raw, optimizer, train_rows, val_rows, spec, tokenizer, run, device,
-                 micro, start, fingerprint, data_dir, command, stop_after)
+        path.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, path / "config.yaml")
+    return run
 
 
-def _loop(cfg, d, model, raw, optimizer, train_rows, val_rows, spec, tokenizer, run, device, micro,
-          start, fingerprint, data_dir, command, stop_after) -> Path:
+def _restore(run: Run) -> None:
+    ckpt = load_latest(run.path, run.fingerprint)
+    if ckpt is None:
+        return
+    run.raw.load_state_dict(ckpt.tensors)
+    run.optimizer.load_state_dict(ckpt.state["optimizer"])
+    run.start = ckpt.step
+    if run.start >= run.cfg.max_steps and (run.path / "model").is_dir():
+        raise ConfigError(f"the run in {str(run.path)!r} already finished ({run.start} of {run.cfg.max_steps} "
+                          "steps); raise --max-steps to train longer, or use another --out")
+
+
+def _loop(run: Run, end: int) -> None:
+    """Steps ``run.start`` .. ``end``: train, log, validate, checkpoint."""
+    cfg, d = run.cfg, run.dist
     logger = _wandb(cfg) if cfg.wandb and d.main else None
-    tokens_per_step = cfg.batch_size * (spec.n_ctx - 1)
-    metrics = open(run / "metrics.jsonl", "a") if d.main else None
-    bar = tqdm(total=cfg.max_steps, initial=start, disable=not d.main, desc="training", unit="step")
-    recent, t0, val_loss = [], time.perf_counter(), None
-    end = cfg.max_steps if stop_after is None else min(cfg.max_steps, start + stop_after)
-    for step in range(start, end):
-        idx = batch_indices(step, len(train_rows), cfg.batch_size, cfg.seed)
-        loss = train_step(model, optimizer, _split_batch(idx, train_rows, micro, d, device), cfg, lr_at(step, cfg))
-        recent.append(loss)
-        done = step + 1
-        record = None
+    metrics = open(run.path / "metrics.jsonl", "a") if d.main else None
+    bar = tqdm(total=cfg.max_steps, initial=run.start, disable=not d.main, desc="training", unit="step")
+    recent, t0 = [], time.perf_counter()
+    for step in range(run.start, end):
+        idx = batch_indices(step, len(run.train_rows), cfg.batch_size, cfg.seed)
+        batch = _split_batch(idx, run.train_rows, run.micro, d, run.device)
+        recent.append(train_step(run.model, run.optimizer, batch, cfg, lr_at(step, cfg)))
+        done, record = step + 1, None
         if done % cfg.log_every == 0 or done == cfg.max_steps:
             elapsed = time.perf_counter() - t0
             record = {"step": done, "loss": _mean_across(recent, d), "lr": lr_at(step, cfg),
-                      "tokens_per_s": len(recent) * tokens_per_step / elapsed, "tokens": done * tokens_per_step}
+                      "tokens_per_s": len(recent) * run.tokens_per_step / elapsed, "tokens": done * run.tokens_per_step}
             recent, t0 = [], time.perf_counter()
         if done % cfg.eval_every == 0 or done == cfg.max_steps:
-            val_loss = evaluate(model, val_rows, cfg, micro, device, d)
-            record = {**(record or {"step": done}), "val_loss": val_loss}
+            record = {**(record or {"step": done}), "val_loss": evaluate(run.model, run.val_rows, cfg, run.micro,
+                                                                        run.device, d)}
         if record and d.main:
-            metrics.write(json.dumps(record) + "\n")
-            metrics.flush()
-            bar.set_postfix(loss=f"{record.get('loss', float('nan')):.3f}")
-            if logger:
-                logger.log(record, step=done)
+            _log(record, metrics, bar, logger)
         if d.main and (done % cfg.checkpoint_every == 0 or done in (cfg.max_steps, end)):
-            ckpt.save_checkpoint(run, done, raw, optimizer,
-                                 {"fingerprint": fingerprint, "tokens": done * tokens_per_step},
-                                 keep=cfg.keep_checkpoints)
+            save_checkpoint(run.path, done, run.raw.state_dict(), {"optimizer": run.optimizer.state_dict()},
+                            fingerprint=run.fingerprint, info={"tokens": done * run.tokens_per_step},
+                            keep=cfg.keep_checkpoints)
         bar.update(1)
     bar.close()
     if metrics:
         metrics.close()
     d.barrier()
-    if end < cfg.max_steps:
-        return run
-    out = run / "model"
-    if d.main:
-        export_model(raw, spec, tokenizer, out, cfg, run, command, read_meta(data_dir))
-    d.barrier()
-    return out
+
+
+def _log(record: dict, metrics, bar, logger) -> None:
+    metrics.write(json.dumps(record) + "\n")
+    metrics.flush()
+    bar.set_postfix(loss=f"{record.get('loss', float('nan')):.3f}")
+    if logger:
+        logger.log(record, step=record["step"])
 
 
 def _mean_across(values: list[float], d: Dist) -> float:

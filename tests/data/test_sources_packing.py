@@ -3,10 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from simplestories_interp.data.packing import load_rows, pack, read_meta, token_stream
+from simplestories_interp.data.packing import load_rows, pack, read_meta
+from simplestories_interp.data.rows import story_ids
 from simplestories_interp.data.sources import iter_stories
+from simplestories_interp.data.tokenizer import EOS_ID, UNK_ID, fix_tokenizer, train_tokenizer
 from simplestories_interp.errors import DataError, HubOfflineError, MissingDirectoryError
-from simplestories_interp.tokenizer import EOS_ID, UNK_ID, fix_tokenizer, train_tokenizer
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +58,7 @@ def test_packing_reconstructs_the_stream(tok):
     out = pack("synthetic:5", tok, 64, limit=50, val_fraction=0.1, progress=False)
     meta = read_meta(out)
     train, val = load_rows(out, "train"), load_rows(out, "val")
-    stream = [t for ids in token_stream(stories[:45], tok) for t in ids]
+    stream = [t for ids in story_ids(stories[:45], tok) for t in ids]
     assert train.shape == (len(stream) // 64, 64) and train.dtype == np.uint16
     assert train.reshape(-1).tolist() == stream[: train.size]
     assert train[0, 0] == EOS_ID and meta.rows["val"] == len(val) and meta.n_stories == 50

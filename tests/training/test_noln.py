@@ -4,12 +4,12 @@ import pytest
 import torch
 
 import simplestories_interp as ssi
-from simplestories_interp.checkpoint import save_native
-from simplestories_interp.config import NoLNConfig
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.loading import build_model
+from simplestories_interp.training.config import NoLNConfig
 from simplestories_interp.training.model import Llama
 from simplestories_interp.training.noln import fold, norm_sites
+from simplestories_interp.zoo.formats import save_native
+from simplestories_interp.zoo.loading import build_model
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,7 @@ def test_schedule_removes_every_norm_and_loads(tiny_model, tmp_path):
 def test_direct_logit_attribution_is_exact_without_norms(tiny_spec, synth_tokenizer):
     from dataclasses import replace
 
-    from simplestories_interp.attribution import direct_logit_attribution
+    from simplestories_interp.analysis.attribution import direct_logit_attribution
     from simplestories_interp.errors import InvalidArgumentError
 
     spec = replace(tiny_spec, normalization="none", d_vocab=600)

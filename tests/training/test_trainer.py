@@ -81,7 +81,7 @@ def _cli_args(run, tokenizer):
 def _shared_tokenizer(path):
     """WordPiece training breaks ties arbitrarily, so runs to compare share one tokenizer."""
     from simplestories_interp.data.sources import iter_stories
-    from simplestories_interp.tokenizer import save_tokenizer, train_tokenizer
+    from simplestories_interp.data.tokenizer import save_tokenizer, train_tokenizer
 
     save_tokenizer(train_tokenizer(iter_stories("synthetic", limit=300), vocab_size=400), path)
     return path

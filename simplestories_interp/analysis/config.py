@@ -1,0 +1,75 @@
+"""Typed configs of the analysis commands (``ssi cache``, ``ssi neurons``, ``ssi heads``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from simplestories_interp.dataclass_args import positional
+from simplestories_interp.report.config import DEFAULT_HEAD_MODEL
+from simplestories_interp.zoo.registry import DEFAULT_MODEL
+
+
+@dataclass
+class CacheConfig:
+    """Cache hook activations of a model over a corpus into an on-disk store."""
+
+    model: str = positional(default=DEFAULT_MODEL)
+    """Zoo name, model directory or hub repo id."""
+    hooks: list[str] = dataclasses.field(default_factory=lambda: ["blocks.1.hook_resid_post"])
+    """Hook names, e.g. blocks.2.mlp.hook_post blocks.1.hook_resid_post."""
+    out: str = "activations"
+    """Store directory (rerun with the same arguments to resume)."""
+    data: str = "synthetic"
+    """Story source (see docs/data.md)."""
+    n_stories: int = 2000
+    """Stories to run through the model."""
+    batch_size: int = 16
+    """Rows per forward pass."""
+    rows_per_shard: int = 256
+    """Rows of n_ctx tokens per shard file."""
+    dtype: str = "float32"
+    """Stored dtype: float32, bfloat16 or float16."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+
+@dataclass
+class NeuronConfig:
+    """Top-activating tokens of neurons (or any hook's units), as text and an HTML page."""
+
+    model: str = positional(default=DEFAULT_MODEL)
+    """Zoo name, model directory or hub repo id."""
+    hook: str = "blocks.2.mlp.hook_post"
+    """Hook whose units to scan (MLP neurons: blocks.L.mlp.hook_post)."""
+    units: list[int] | None = None
+    """Units to show; default: the 8 with the largest activations."""
+    data: str = "synthetic:2023"
+    """Story source; the synthetic corpus adds the annotated role of each unit."""
+    n_stories: int = 50
+    """Stories to scan."""
+    k: int = 20
+    """Top activations kept per unit."""
+    out: str | None = None
+    """Write an offline HTML page here."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+
+@dataclass
+class HeadConfig:
+    """Classify attention heads (positional / semantic / mixed / sink) over a corpus."""
+
+    model: str = positional(default=DEFAULT_HEAD_MODEL)
+    """Zoo name, model directory or hub repo id."""
+    data: str = "synthetic:2023"
+    """Story source; the synthetic corpus adds entity and role statistics."""
+    n_stories: int = 60
+    """Stories to run."""
+    out: str | None = None
+    """Write heads.json, a heat map and attention views into this directory."""
+    text: str | None = None
+    """Text for the attention views (default: the TinyStories-style paragraph)."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""

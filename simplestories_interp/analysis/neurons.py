@@ -1,0 +1,177 @@
+"""Top-activating tokens per neuron (TinyStories Fig. 21, Neuroscope), streamed and exact.
+
+:func:`scan` runs a model over rows once and keeps, for every unit of a hook (an MLP neuron of
+``blocks.L.mlp.hook_post`` by default, a residual-stream direction, or later an SAE feature),
+its ``k`` largest activations and where they happened: memory is O(units x k) whatever the
+corpus size. Alongside it keeps a fixed random sample of token positions with all units'
+activations, from which the views draw quantile-sampled examples and histograms.
+
+On the synthetic corpus each token's annotated roles are known, so :func:`explain` finds
+for each unit the role that best explains its top activations (precision among the top k).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformer_lens import HookedTransformer
+
+from simplestories_interp.analysis.hooks import parse_hooks, run_hooks, stop_layer
+from simplestories_interp.data.rows import Rows, build_rows
+
+# Roles that are whole-span context (every token of a quotation) say little about a neuron.
+_IGNORED_ROLES = {"dialogue"}
+
+
+@dataclass
+class TopK:
+    """The result of a scan: per unit, the top-k activations and their token positions."""
+
+    hook: str
+    values: Float[Tensor, "units k"]
+    index: Tensor
+    """[units, k] flat token index into ``rows.tokens`` (row * n_ctx + pos)."""
+    sample_values: Float[Tensor, "samples units"]
+    sample_index: Tensor
+    """[samples] flat token index of each sampled position."""
+    rows: Rows
+    max_per_unit: Tensor
+    """[units] largest activation of each unit (== values[:, 0])."""
+
+    @property
+    def n_units(self) -> int:
+        return self.values.shape[0]
+
+    def where(self, flat: int) -> tuple[int, int]:
+        return divmod(int(flat), self.rows.n_ctx)
+
+
+@torch.no_grad()
+def topk_update(values: Tensor, index: Tensor, acts: Float[Tensor, "tokens units"], offset: int, k: int):
+    """Merge a batch of activations into running top-k (values/index: [units, k'])."""
+    batch_index = torch.arange(offset, offset + acts.shape[0]).expand(acts.shape[1], -1)
+    all_values = torch.cat([values, acts.T.float()], dim=1)
+    all_index = torch.cat([index, batch_index], dim=1)
+    top = all_values.topk(min(k, all_values.shape[1]), dim=1)
+    return top.values, all_index.gather(1, top.indices)
+
+
+@torch.no_grad()
+def scan(
+    model: HookedTransformer,
+    hook: str = "blocks.0.mlp.hook_post",
+    *,
+    rows: Rows | None = None,
+    source: str = "synthetic",
+    n_stories: int = 20,
+    k: int = 20,
+    batch_size: int = 8,
+    n_samples: int = 2000,
+    transform=None,
+    progress: bool = False,
+    seed: int = 0,
+) -> TopK:
+    """Stream ``rows`` (or ``n_stories`` of ``source``) through ``model``; top-k per unit.
+
+    ``transform`` maps a [tokens, d] activation to [tokens, units] (e.g. an SAE encoder).
+    """
+    (hook,) = parse_hooks(model, [hook])
+    if rows is None:
+        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories,
+                          annotated=source.startswith("synthetic"))
+    stop, device = stop_layer(model, [hook]), next(model.parameters()).device
+    n_tokens = rows.tokens.size
+    rng = np.random.default_rng(seed)
+    sample_index = np.sort(rng.choice(n_tokens, size=min(n_samples, n_tokens), replace=False))
+    values = index = samples = None
+    for start in tqdm(range(0, len(rows.tokens), batch_size), disable=not progress, desc="scanning"):
+        batch = torch.from_numpy(rows.tokens[start:start + batch_size]).to(device)
+        acts = run_hooks(model, batch, [hook], stop)[hook]
+        acts = (transform(acts) if transform else acts).float().cpu()
+        offset = start * rows.n_ctx
+        if values is None:
+            values = torch.empty(acts.shape[1], 0)
+            index = torch.empty(acts.shape[1], 0, dtype=torch.long)
+            samples = torch.empty(0, acts.shape[1])
+        values, index = topk_update(values, index, acts, offset, k)
+        local = sample_index[(sample_index >= offset) & (sample_index < offset + len(acts))] - offset
+        samples = torch.cat([samples, acts[torch.from_numpy(local)]])
+    return TopK(hook, values, index, samples, torch.from_numpy(sample_index), rows, values[:, 0])
+
+
+def quantile_examples(top: TopK, unit: int, n: int = 5) -> list[tuple[float, int]]:
+    """(activation, flat token index) of sampled tokens at evenly spaced activation quantiles."""
+    acts = top.sample_values[:, unit]
+    order = torch.argsort(acts)
+    picks = np.linspace(0, len(order) - 1, n).round().astype(int)
+    return [(acts[order[i]].item(), int(top.sample_index[order[i]])) for i in picks]
+
+
+@dataclass
+class Explanation:
+    unit: int
+    role: str | None
+    precision: float
+    """Share of the unit's top-k tokens that carry ``role``."""
+    base_rate: float
+    """Share of all tokens that carry ``role`` (what precision would be by chance)."""
+
+
+def explain(top: TopK, min_activation: float = 0.0) -> list[Explanation]:
+    """For each unit, the annotated role with the highest precision among its top-k tokens.
+
+    Only top tokens with activation above ``min_activation`` count (a dead unit's "top"
+    tokens are noise); units with none get role ``None``.
+    """
+    roles = {r: m.ravel() for r, m in top.rows.roles().items() if r not in _IGNORED_ROLES}
+    base = {r: float(m.mean()) for r, m in roles.items()}
+    out = []
+    for unit in range(top.n_units):
+        keep = top.values[unit] > min_activation
+        idx = top.index[unit][keep].numpy()
+        if len(idx) == 0:
+            out.append(Explanation(unit, None, 0.0, 0.0))
+            continue
+        precision = {r: float(m[idx].mean()) for r, m in roles.items()}
+        best = max(precision, key=lambda r: (precision[r], -base[r]))
+        if precision[best] == 0:
+            out.append(Explanation(unit, None, 0.0, 0.0))
+        else:
+            out.append(Explanation(unit, best, precision[best], base[best]))
+    return out
+
+
+def role_summary(explanations: list[Explanation], threshold: float = 0.8) -> dict:
+    """How many units have a role with precision >= threshold, and which roles."""
+    strong = [e for e in explanations if e.role and e.precision >= threshold]
+    by_role: dict[str, int] = {}
+    for e in strong:
+        by_role[e.role] = by_role.get(e.role, 0) + 1
+    return {"units": len(explanations), "with_role": len(strong), "threshold": threshold,
+            "by_role": dict(sorted(by_role.items(), key=lambda kv: -kv[1]))}
+
+
+def direction_logit_effect(model: HookedTransformer, direction: Tensor, n: int = 8) -> tuple[list, list]:
+    """Top and bottom tokens of a residual-stream direction's direct effect on the logits.
+
+    The final RMSNorm's weight is included (its per-token scale is not: it is positive and
+    the same for every output token, so the ranking is unaffected).
+    """
+    direction = direction.to(model.W_U.device, model.W_U.dtype)
+    if model.cfg.normalization_type == "RMS":
+        direction = direction * model.ln_final.w
+    effect = direction @ model.W_U
+    top, bottom = effect.topk(n), (-effect).topk(n)
+    decode = model.tokenizer.convert_ids_to_tokens
+    return ([(t, v.item()) for t, v in zip(decode(top.indices.tolist()), top.values, strict=True)],
+            [(t, -v.item()) for t, v in zip(decode(bottom.indices.tolist()), bottom.values, strict=True)])
+
+
+def logit_effect(model: HookedTransformer, layer: int, neuron: int, n: int = 8) -> tuple[list, list]:
+    """Direct logit effect of an MLP neuron: its output direction W_out[layer, neuron] . W_U."""
+    return direction_logit_effect(model, model.W_out[layer, neuron], n)

@@ -1,0 +1,39 @@
+"""Typed configs of the data commands (``ssi data synth``, ``ssi data stats``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simplestories_interp.dataclass_args import positional
+from simplestories_interp.errors import ConfigError
+
+
+@dataclass
+class SynthConfig:
+    """Write the built-in synthetic corpus as JSON-lines shards."""
+
+    out: str = positional(default="data/synthetic")
+    """Output directory."""
+    n_stories: int = 10000
+    """Stories to write."""
+    seed: int = 0
+    """Corpus seed (story i of seed s is always the same)."""
+    shard_size: int = 10000
+    """Stories per shard file."""
+
+    def __post_init__(self) -> None:
+        if self.n_stories < 1 or self.shard_size < 1:
+            raise ConfigError("--n-stories and --shard-size must be positive")
+
+
+@dataclass
+class StatsConfig:
+    """Measure the diversity of the synthetic corpus."""
+
+    n_stories: int = 100000
+    """Stories to generate and measure."""
+    seed: int = 0
+    """Corpus seed."""
+    json: bool = False
+    """Print JSON instead of text."""

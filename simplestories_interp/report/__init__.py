@@ -1,0 +1,1 @@
+"""Offline HTML rendering and the TinyStories figure reproductions (``ssi reproduce``)."""

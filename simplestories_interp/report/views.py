@@ -1,0 +1,175 @@
+"""Standalone, offline views: neuron pages, head heat maps, attention patterns.
+
+Every view is a self-contained HTML file that opens without a network: neuron pages are plain
+HTML/CSS with inline SVG histograms (no JavaScript at all, so any number of neurons fit on a
+page); the head heat map inlines plotly's JavaScript once; attention patterns use
+circuitsvis's ``local_src`` (its bundle inlined, once per file). Text versions serve
+terminals and notebooks.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import torch
+
+from simplestories_interp.analysis.neurons import Explanation, TopK, logit_effect, quantile_examples
+
+CSS = """
+body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1100px; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+.unit { border: 1px solid #e3e3e3; border-radius: 8px; padding: 0.8em 1.2em; margin: 1.2em 0; }
+.meta { color: #666; font-size: 0.9em; }
+.ex { margin: 0.25em 0; font-family: Georgia, serif; }
+.ex .act { display: inline-block; width: 4.5em; color: #888; font-family: monospace; font-size: 0.85em; }
+mark { background: rgba(255, 120, 0, var(--a)); border-radius: 3px; padding: 0 2px; font-weight: 600; }
+details summary { cursor: pointer; color: #36c; font-size: 0.85em; }
+details .long { font-family: Georgia, serif; color: #444; background: #fafafa; padding: 0.4em; }
+table.logits { border-collapse: collapse; font-size: 0.85em; margin-top: 0.5em; }
+table.logits td { padding: 1px 8px; font-family: monospace; }
+.cols { display: flex; gap: 2em; flex-wrap: wrap; align-items: flex-start; }
+a { color: #36c; }
+pre.summary { background: #f6f6f6; padding: 1em; white-space: pre-wrap; }
+"""
+
+
+def page(title: str, body: str, head: str = "") -> str:
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{CSS}</style>{head}</head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
+
+
+def write(path: str | Path, content: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def _example(top: TopK, value: float, flat: int, scale: float) -> str:
+    row, pos = top.where(flat)
+    tok = top.rows
+    before, token, after = tok.context(row, pos, before=14, after=6)
+    long_before, _, long_after = tok.context(row, pos, before=80, after=30)
+    alpha = max(0.08, min(1.0, value / scale)) if scale > 0 else 0.08
+    mark = f"<mark style='--a:{alpha:.2f}'>{html.escape(token)}</mark>"
+    return (f"<div class='ex'><span class='act'>{value:.3f}</span>{_text(before)}{mark}"
+            f"{_text(after)}<details><summary>more context</summary><div class='long'>"
+            f"{_text(long_before)}{mark}{_text(long_after)}</div></details></div>")
+
+
+def _text(s: str) -> str:
+    return html.escape(s).replace("\n\n", " ¶ ").replace("\n", " ")
+
+
+def histogram_svg(values: torch.Tensor, bins: int = 40, width: int = 360, height: int = 90) -> str:
+    """An inline SVG histogram (log-scaled counts), so pages need no JavaScript."""
+    values = values.float()
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        hi = lo + 1e-6
+    counts = torch.histc(values, bins=bins, min=lo, max=hi)
+    heights = torch.log1p(counts) / max(float(torch.log1p(counts).max()), 1e-9) * (height - 14)
+    bw = width / bins
+    bars = "".join(f"<rect x='{i * bw:.1f}' y='{height - 14 - h:.1f}' width='{bw - 1:.1f}' height='{h:.1f}' "
+                   f"fill='#f08c00'/>" for i, h in enumerate(heights.tolist()))
+    labels = (f"<text x='0' y='{height}' font-size='10'>{lo:.2f}</text>"
+              f"<text x='{width}' y='{height}' font-size='10' text-anchor='end'>{hi:.2f}</text>")
+    return f"<svg width='{width}' height='{height}' role='img'>{bars}{labels}</svg>"
+
+
+def _mlp_layer(hook: str) -> int | None:
+    parts = hook.split(".")
+    return int(parts[1]) if hook.endswith("mlp.hook_post") and parts[0] == "blocks" else None
+
+
+def neuron_section(top: TopK, unit: int, *, model=None, explanation: Explanation | None = None,
+                   n_top: int = 10, n_quantiles: int = 6, title: str | None = None,
+                   logits: tuple[list, list] | None = None, note: str = "") -> str:
+    """One unit: top and quantile examples, histogram, and the direct logit effect (computed
+    for MLP neurons when ``model`` is given, or passed as ``logits`` for e.g. SAE features)."""
+    scale = float(top.max_per_unit[unit])
+    title = title or f"{top.hook} — unit {unit}"
+    role = ""
+    if explanation is not None and explanation.role:
+        role = (f" · best role: <b>{html.escape(explanation.role)}</b> (precision "
+                f"{explanation.precision:.2f} in the top {len(top.values[unit])}, base rate "
+                f"{explanation.base_rate:.2f})")
+    tops = "".join(_example(top, float(v), int(i), scale)
+                   for v, i in zip(top.values[unit][:n_top], top.index[unit][:n_top], strict=True))
+    quants = "".join(_example(top, v, i, scale) for v, i in reversed(quantile_examples(top, unit, n_quantiles)))
+    right = (f"<div><div class='meta'>activation histogram ({len(top.sample_values)} sampled tokens, log counts)"
+             f"</div>{histogram_svg(top.sample_values[:, unit])}")
+    layer = _mlp_layer(top.hook)
+    if logits is None and model is not None and layer is not None:
+        logits = logit_effect(model, layer, unit)
+    if logits is not None:
+        best, worst = logits
+        rows = "".join(f"<tr><td>{html.escape(a)}</td><td>{x:+.3f}</td><td>{html.escape(b)}</td><td>{y:+.3f}</td></tr>"
+                       for (a, x), (b, y) in zip(best, worst, strict=True))
+        right += ("<div class='meta'>direct logit effect (W_out · W_U): promoted | suppressed</div>"
+                  f"<table class='logits'>{rows}</table>")
+    right += "</div>"
+    return (f"<div class='unit' id='unit-{unit}'><h3>{html.escape(title)}</h3>"
+            f"<div class='meta'>max activation {scale:.3f}{role}{html.escape(note)}</div>"
+            f"<div class='cols'><div style='flex:1;min-width:420px'><h4>top activations</h4>{tops}"
+            f"<h4>quantile samples (from high to low)</h4>{quants}</div>{right}</div></div>")
+
+
+def neurons_page(top: TopK, units: list[int], *, model=None, explanations=None, title: str = "Neurons",
+                 intro: str = "", titles: dict[int, str] | None = None) -> str:
+    ex = {e.unit: e for e in explanations or []}
+    sections = "".join(neuron_section(top, u, model=model, explanation=ex.get(u),
+                                      title=(titles or {}).get(u)) for u in units)
+    return page(title, f"<p>{intro}</p>{sections}" if intro else sections)
+
+
+def neuron_text(top: TopK, unit: int, *, n_top: int = 8, explanation: Explanation | None = None) -> str:
+    """Plain-text view of one unit: the top activations with the token in [[brackets]]."""
+    lines = [f"{top.hook} unit {unit}: max {float(top.max_per_unit[unit]):.3f}"]
+    if explanation is not None and explanation.role:
+        lines[0] += f", role {explanation.role} (precision {explanation.precision:.2f})"
+    for v, i in zip(top.values[unit][:n_top], top.index[unit][:n_top], strict=True):
+        row, pos = top.where(int(i))
+        before, token, after = top.rows.context(row, pos, before=10, after=4)
+        lines.append(f"  {float(v):7.3f}  {before}[[{token}]]{after}".replace("\n", " "))
+    return "\n".join(lines)
+
+
+def heads_heatmap(records: list[dict], n_layers: int, n_heads: int, title: str = "Head classes") -> str:
+    """A plotly heat map of layer x head coloured by class, JavaScript inlined (offline)."""
+    import plotly.graph_objects as go
+
+    classes = ["positional", "semantic", "mixed", "sink"]
+    colors = ["#4c78a8", "#e45756", "#bab0ac", "#54a24b"]
+    z = [[None] * n_heads for _ in range(n_layers)]
+    text = [[""] * n_heads for _ in range(n_layers)]
+    for r in records:
+        z[r["layer"]][r["head"]] = classes.index(r["head_class"])
+        label = r["head_class"] + (f" {r['offset']}" if r["offset"] is not None else "")
+        text[r["layer"]][r["head"]] = label
+    scale = ([[i / len(classes), c] for i, c in enumerate(colors)]
+             + [[(i + 1) / len(classes), c] for i, c in enumerate(colors)])
+    scale = sorted(scale, key=lambda x: x[0])
+    fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale=scale, zmin=-0.5,
+                               zmax=len(classes) - 0.5, showscale=False,
+                               x=[f"head {h}" for h in range(n_heads)], y=[f"layer {la}" for la in range(n_layers)]))
+    fig.update_layout(title=title, height=120 + 60 * n_layers, yaxis_autorange="reversed",
+                      margin={"l": 80, "r": 20, "t": 60, "b": 40})
+    legend = " · ".join(f"<span style='color:{c}'>■</span> {k}" for k, c in zip(classes, colors, strict=True))
+    return fig.to_html(full_html=False, include_plotlyjs=True) + f"<p class='meta'>{legend}</p>"
+
+
+def attention_view(model, text: str, heads: list[tuple[int, int]], *, prepend_bos: bool = True) -> str:
+    """circuitsvis attention patterns of the given (layer, head) pairs on ``text``, offline."""
+    import circuitsvis as cv
+
+    tokens = model.to_tokens(text, prepend_bos=prepend_bos)
+    _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"))
+    patterns = torch.stack([cache[f"blocks.{layer}.attn.hook_pattern"][0, h] for layer, h in heads])
+    names = [f"L{layer}H{h}" for layer, h in heads]
+    view = cv.attention.attention_heads(attention=patterns.cpu(), tokens=model.to_str_tokens(tokens[0]),
+                                        attention_head_names=names)
+    return view.local_src
+

@@ -1,0 +1,128 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from simplestories_interp.analysis.activations import ActivationStore, cache_activations
+from simplestories_interp.data.rows import iter_row_batches
+from simplestories_interp.errors import (
+    ConfigError,
+    InvalidArgumentError,
+    MissingDirectoryError,
+    UnknownHookError,
+)
+
+HOOKS = ["blocks.0.mlp.hook_post", "blocks.1.hook_resid_post"]
+
+
+def test_store_matches_run_with_cache(tiny_model, tmp_path):
+    store = cache_activations(tiny_model, HOOKS, tmp_path / "s", n_stories=40, rows_per_shard=16, progress=False)
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["hooks"] == {HOOKS[0]: 48, HOOKS[1]: 32}
+    rows = np.concatenate(list(iter_row_batches("synthetic", tiny_model.tokenizer, 64, 100, limit=40)))
+    assert store.n_tokens == rows.size and len(manifest["shards"]) == -(-len(rows) // 16)
+    _, cache = tiny_model.run_with_cache(torch.from_numpy(rows[:20]))
+    for hook in HOOKS:
+        flat = cache[hook].reshape(-1, cache[hook].shape[-1])
+        for i in (0, 63, 64, 1000):
+            assert torch.allclose(store.get(i, hook), flat[i], atol=1e-5)
+    info = store.token(70, tiny_model.tokenizer)
+    assert info["token"] == rows[1, 6] and info["row"] == 1 and info["pos"] == 6
+
+
+def test_shuffled_batches_cover_everything(tiny_model, tmp_path):
+    store = cache_activations(tiny_model, HOOKS[1], tmp_path / "s", n_stories=30, rows_per_shard=8, progress=False)
+    batches = list(store.batches(100, shuffle=True, seed=1))
+    assert all(b.shape[1] == 32 for b in batches) and sum(len(b) for b in batches) == store.n_tokens
+    everything = torch.cat([store.shard(i) for i in range(len(store.manifest.shards))])
+    assert torch.allclose(torch.cat(batches).sum(0), everything.sum(0), atol=1e-2)
+    assert not torch.equal(torch.cat(batches)[:100], everything[:100])
+
+
+def test_dtype_option(tiny_model, tmp_path):
+    store = cache_activations(tiny_model, HOOKS[0], tmp_path / "s", n_stories=10, dtype="bf16", progress=False)
+    assert store.shard(0).dtype == torch.bfloat16
+
+
+def test_bad_input(tiny_model, tmp_path):
+    with pytest.raises(UnknownHookError, match="Did you mean 'blocks.0.mlp.hook_post'"):
+        cache_activations(tiny_model, "blocks.0.mlp.hook_pots", tmp_path / "a", progress=False)
+    with pytest.raises(InvalidArgumentError, match="out of range"):
+        cache_activations(tiny_model, "blocks.5.mlp.hook_post", tmp_path / "a", progress=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(MissingDirectoryError, match="cannot write"):
+        cache_activations(tiny_model, HOOKS[0], blocker / "store", progress=False)
+    cache_activations(tiny_model, HOOKS[0], tmp_path / "s", n_stories=10, progress=False)
+    with pytest.raises(ConfigError, match="hooks: stored"):
+        cache_activations(tiny_model, HOOKS[1], tmp_path / "s", n_stories=10, progress=False)
+    from simplestories_interp.zoo.loading import build_model
+
+    other = build_model(tiny_model.ssi_spec, None, tiny_model.tokenizer, device="cpu")  # other weights
+    with pytest.raises(ConfigError, match="model_fingerprint"):
+        cache_activations(other, HOOKS[0], tmp_path / "s", n_stories=10, progress=False)
+
+
+def _model_dir(tiny_model, tmp_path):
+    from simplestories_interp.zoo.formats import save_native
+
+    return save_native(tiny_model, tmp_path / "model")
+
+
+def _cache_cmd(model_dir, out, n_stories):
+    return [sys.executable, "-m", "simplestories_interp", "cache", str(model_dir), "--hooks", *HOOKS,
+            "--out", str(out), "--n-stories", str(n_stories), "--rows-per-shard", "4", "--batch-size", "2",
+            "--device", "cpu"]
+
+
+def test_resume_after_kill_gives_the_same_store(tiny_model, tmp_path):
+    model_dir = _model_dir(tiny_model, tmp_path)
+    subprocess.run(_cache_cmd(model_dir, tmp_path / "full", 200), check=True, capture_output=True, timeout=600)
+    proc = subprocess.Popen(_cache_cmd(model_dir, tmp_path / "killed", 200), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    manifest = tmp_path / "killed" / "manifest.json"
+    deadline = time.time() + 300
+    while not (manifest.is_file() and len(json.loads(manifest.read_text())["shards"]) >= 3):
+        assert time.time() < deadline and proc.poll() is None, "finished before it could be killed"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = json.loads(manifest.read_text())
+    assert not partial["complete"]
+    listed = {s["file"] for s in partial["shards"]}
+    assert all((tmp_path / "killed" / f).is_file() for f in listed)
+    subprocess.run(_cache_cmd(model_dir, tmp_path / "killed", 200), check=True, capture_output=True, timeout=600)
+    a = json.loads((tmp_path / "full" / "manifest.json").read_text())
+    b = json.loads(manifest.read_text())
+    assert b["complete"] and [s["sha256"] for s in a["shards"]] == [s["sha256"] for s in b["shards"]]
+
+
+PEAK = """
+import resource, sys
+import simplestories_interp as ssi
+from simplestories_interp.analysis.activations import cache_activations
+model = ssi.load_model(sys.argv[1], device="cpu")
+cache_activations(model, ["blocks.1.hook_resid_post", "blocks.0.mlp.hook_post"], sys.argv[2],
+                  n_stories=int(sys.argv[3]), rows_per_shard=8, progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_memory_is_bounded(tiny_model, tmp_path):
+    model_dir = _model_dir(tiny_model, tmp_path)
+
+    def peak(n):
+        out = subprocess.run([sys.executable, "-c", PEAK, str(model_dir), str(tmp_path / f"s{n}"), str(n)],
+                             capture_output=True, text=True, timeout=600, env={**os.environ})
+        assert out.returncode == 0, out.stderr
+        return int(out.stdout.strip().splitlines()[-1])
+
+    small, large = peak(100), peak(1000)
+    assert ActivationStore(tmp_path / "s1000").n_tokens > 9 * ActivationStore(tmp_path / "s100").n_tokens
+    assert large <= small * 1.2, (small, large)

@@ -1,0 +1,64 @@
+import torch
+
+from simplestories_interp.analysis.heads import (
+    Thresholds,
+    _Acc,
+    _finish,
+    accumulate,
+    head_statistics,
+)
+from simplestories_interp.report import views
+
+
+def _classify(pattern, entity=None, roles=None, role_names=("name",)):
+    q = pattern.shape[-1]
+    acc = _Acc(pattern.shape[1], list(role_names))
+    entity = entity if entity is not None else torch.full((1, q), -1)
+    roles = roles if roles is not None else torch.zeros(1, len(role_names), q)
+    accumulate(acc, pattern, torch.ones(1, q, dtype=torch.bool), entity, roles, window=3)
+    return _finish(acc, 0, Thresholds())
+
+
+def test_exact_offset_is_positional():
+    q = 40
+    p = torch.zeros(1, 1, q, q)
+    for i in range(q):
+        p[0, 0, i, max(0, i - 2)] = 1
+    (s,) = _classify(p)
+    assert s.head_class == "positional" and s.offset == -2
+    assert s.offset_attention[2] == 1.0 and s.confidence == 1.0
+
+
+def test_attending_to_earlier_name_mentions_is_semantic():
+    q = 40
+    entity = torch.full((1, q), -1)
+    entity[0, [3, 17, 31]] = 0  # three mentions of one character
+    roles = torch.zeros(1, 1, q)
+    roles[0, 0, [3, 17, 31]] = 1
+    p = torch.zeros(1, 1, q, q)
+    for i in range(q):
+        p[0, 0, i, 3 if i > 6 else i] = 1  # every later token looks back at the first mention
+    (s,) = _classify(p, entity, roles)
+    assert s.head_class == "semantic" and s.top_role == "name"
+    assert s.entity_lift > 2 and s.same_entity > 0.5
+
+
+def test_sink_and_uniform():
+    q = 30
+    sink = torch.zeros(1, 1, q, q)
+    sink[..., 0] = 1
+    causal = torch.tril(torch.ones(q, q))
+    uniform = (causal / causal.sum(-1, keepdim=True))[None, None]
+    (a,), (b,) = _classify(sink), _classify(uniform)
+    assert a.head_class == "sink"
+    assert b.head_class == "mixed" and b.entropy > 0.99  # broad attention is not semantic
+
+
+def test_on_a_model_and_views(tiny_model):
+    stats = head_statistics(tiny_model, n_stories=6, batch_size=2)
+    assert len(stats) == 8 and {s.head_class for s in stats} <= {"positional", "semantic", "mixed", "sink"}
+    records = [vars(s) for s in stats]
+    page = views.heads_heatmap(records, 2, 4)
+    assert "plotly" in page.lower() and 'src="https://cdn.plot.ly' not in page and len(page) > 1_000_000
+    att = views.attention_view(tiny_model, "Lily went to the park.", [(0, 0), (1, 3)])
+    assert "CircuitsVis" in att and "unpkg.com" not in att
