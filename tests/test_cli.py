@@ -105,3 +105,38 @@ def test_misspelled_yaml_key(capsys, tmp_path):
     cfg.write_text("batchsize: 8\n")
     code, _, err = run(capsys, "train", "--config", str(cfg))
     assert code == 2 and "unknown config key 'batchsize'" in err and "batch_size" in err
+
+
+def test_only_library_errors_become_one_line(capsys, monkeypatch):
+    """A user error prints one line and exits 2; any other exception is a bug and keeps its traceback."""
+    from simplestories_interp import cli
+    from simplestories_interp.errors import InvalidArgumentError
+
+    def user_error(args):
+        raise InvalidArgumentError("bad value 'x'; use 'y'")
+
+    def bug(args):
+        raise ValueError("an internal invariant broke")
+
+    for fn, expect_exit in ((user_error, True), (bug, False)):
+        monkeypatch.setitem(cli.COMMANDS, "zoo", (cli.ZooConfig, fn))
+        if expect_exit:
+            code, out, err = run(capsys, "zoo")
+            assert code == 2 and err == "ssi: error: bad value 'x'; use 'y'\n"
+        else:
+            with pytest.raises(ValueError, match="internal invariant"):
+                main(["zoo"])
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["data", "synth", "--n-stories", "0"], "must be positive"),
+    (["sae", "train", "--tokens", "0"], "--tokens must be positive"),
+    (["sae", "sweep", "--ks", "64", "--d-sae", "32"], "must be smaller than d_sae"),
+    (["noln", "--batch-size", "10", "--micro-batch-size", "4"], "multiple of micro_batch_size"),
+    (["reproduce", "tinystories", "--head-stories", "0"], "must be positive"),
+    (["generate", "--temperature", "-1"], "--temperature must be >= 0"),
+    (["neurons", "--data", "synthetic:abc"], "must be a non-negative integer"),
+])
+def test_config_errors_are_library_errors(capsys, argv, needle):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and needle in err and err.count("\n") == 1, err

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from simplestories_interp.data.rows import story_ids
 from simplestories_interp.data.sources import iter_stories
-from simplestories_interp.data.tokenizer import UNK_ID
+from simplestories_interp.data.tokenizer import UNK_ID, separator_id
 from simplestories_interp.errors import DataError
 
 TOKENS_FILE, META_FILE = "{split}.bin", "meta.json"
@@ -51,7 +51,9 @@ def cache_root() -> Path:
 
 
 def _tokenizer_sha(tokenizer) -> str:
-    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
+    """Identifies what the tokenizer makes of stories: its vocabulary and rules, and the separator."""
+    blob = tokenizer.backend_tokenizer.to_str() + f"|separator={separator_id(tokenizer)}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def pack_key(source: str, limit: int | None, tokenizer, n_ctx: int, val_fraction: float) -> str:

@@ -86,3 +86,23 @@ def test_empty_and_too_small(tok, tmp_path):
         pack(str(tiny), tok, 512, progress=False, val_fraction=0)
     with pytest.raises(DataError, match="endless"):
         pack("synthetic", tok, 64, progress=False)
+
+
+def test_every_kind_of_rows_uses_the_tokenizers_separator(tok):
+    """Packed, streamed, in-memory and annotated rows all cut the one stream of story_ids, whose
+    separator comes from the tokenizer ([EOS] for SimpleStories, BOS/EOS of any other)."""
+    from transformers import PreTrainedTokenizerFast
+
+    from simplestories_interp.data.rows import build_rows, iter_row_batches, row_array
+
+    other = PreTrainedTokenizerFast(tokenizer_object=tok.backend_tokenizer, bos_token="[UNK]", eos_token="[EOS]")
+    for tokenizer, sep in ((tok, EOS_ID), (other, 0)):
+        stream = [t for ids in story_ids(iter_stories("synthetic:5", limit=20), tokenizer) for t in ids]
+        n = len(stream) // 32
+        expected = np.asarray(stream[: n * 32]).reshape(n, 32)
+        assert stream[0] == sep and np.array_equal(row_array("synthetic:5", tokenizer, 32, limit=20), expected)
+        assert np.array_equal(np.concatenate(list(iter_row_batches("synthetic:5", tokenizer, 32, 7, limit=20))),
+                              expected)
+        assert np.array_equal(build_rows("synthetic:5", tokenizer, 32, 20).tokens, expected)
+        packed = pack("synthetic:5", tokenizer, 32, limit=20, val_fraction=0.0, progress=False)
+        assert np.array_equal(load_rows(packed, "train"), expected)
