@@ -87,8 +87,8 @@ def _hub_style_tokenizer(cfg: TrainConfig, run: Path, fixed):
     from simplestories_interp.zoo.loading import resolve
 
     given = cfg.tokenizer or cfg.init_from
-    source = resolve(given).directory if given else run / "tokenizer"
-    return load_tokenizer(source, fix=False) if (source / "tokenizer.json").is_file() else fixed
+    directory = resolve(given).directory if given else run / "tokenizer"
+    return load_tokenizer(directory, fix=False) if (directory / "tokenizer.json").is_file() else fixed
 
 
 def _records(run: Path) -> list[dict]:

@@ -144,19 +144,19 @@ def next_token_loss(logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tens
 
 def load_pretrained(name_or_path: str, *, n_ctx: int | None = None):
     """A trained model (zoo name, directory or hub id, either format) as a :class:`Llama` to
-    fine-tune, with the loader's ``Source`` (its directory) -- for ``--init-from`` and norm removal."""
+    fine-tune, with the loader's ``ModelDir`` (where it was found) -- for ``--init-from`` and norm removal."""
     from simplestories_interp.zoo.convert import tl_to_hf
     from simplestories_interp.zoo.formats import detect_format, load_weights
     from simplestories_interp.zoo.loading import read_spec, resolve
 
-    source = resolve(name_or_path)
-    spec = read_spec(source)
-    weights = load_weights(source.directory)
-    if detect_format(source.directory) == "native":
+    found = resolve(name_or_path)
+    spec = read_spec(found)
+    weights = load_weights(found.directory)
+    if detect_format(found.directory) == "native":
         weights = tl_to_hf(weights, spec)
     model = Llama(dataclasses.replace(spec, n_ctx=n_ctx or spec.n_ctx))
     from_hf_state(model, weights)
-    return model, source
+    return model, found
 
 
 # our parameter name -> list of (HF key, slice of rows along dim 0)

@@ -97,13 +97,13 @@ def fold(model: Llama) -> tuple[ModelSpec, dict[str, torch.Tensor]]:
     return dataclasses.replace(spec, name=name, normalization="none"), tl
 
 
-def _source(cfg: NoLNConfig):
+def _load_base(cfg: NoLNConfig):
     from simplestories_interp.data.tokenizer import load_tokenizer
 
-    model, source = load_pretrained(cfg.model)
+    model, base = load_pretrained(cfg.model)
     if model.spec.normalization != "rms":
         raise ConfigError(f"{cfg.model!r} already has no normalisation layers; nothing to remove")
-    return model, load_tokenizer(source.directory), source
+    return model, load_tokenizer(base.directory), base
 
 
 def remove_norms(cfg: NoLNConfig, *, progress: bool = True) -> Path:
@@ -113,7 +113,7 @@ def remove_norms(cfg: NoLNConfig, *, progress: bool = True) -> Path:
     from simplestories_interp.zoo.loading import build_model
 
     device = pick_device(cfg.device)
-    model, tokenizer, source = _source(cfg)
+    model, tokenizer, base = _load_base(cfg)
     model.to(device)
     sites = norm_sites(model)
     total = cfg.steps_per_site * len(sites) + cfg.final_steps
@@ -148,10 +148,10 @@ def remove_norms(cfg: NoLNConfig, *, progress: bool = True) -> Path:
         train_step(model, optimizer, batch(step), train_cfg, lr_at(step, train_cfg))
     report["val_loss_finetuned"] = val()
     report.update(tokens=total * cfg.batch_size * (model.spec.n_ctx - 1), sites=frozen)
-    return _export(model, tokenizer, cfg, report, source, build_model)
+    return _export(model, tokenizer, cfg, report, base, build_model)
 
 
-def _export(model: Llama, tokenizer, cfg: NoLNConfig, report: dict, source, build_model) -> Path:
+def _export(model: Llama, tokenizer, cfg: NoLNConfig, report: dict, base, build_model) -> Path:
     spec, state = fold(model.cpu().float())
     free = build_model(spec, state, tokenizer, device="cpu")
     rows = torch.from_numpy(load_rows_for_check(model, tokenizer))
@@ -166,9 +166,9 @@ def _export(model: Llama, tokenizer, cfg: NoLNConfig, report: dict, source, buil
     report["fold_max_logit_difference"] = gap
     report["fold_relative_difference"] = relative
     report["val_loss_gap"] = report["val_loss_finetuned"] - report["val_loss_original"]
-    card = _card(spec, cfg, report, source)
+    card = _card(spec, cfg, report, base)
     command = card.split("```bash\n")[1].split("\n```")[0]
-    training = {"noln": report, "config": dataclasses.asdict(cfg), "source": str(source.directory),
+    training = {"noln": report, "config": dataclasses.asdict(cfg), "source": str(base.directory),
                 "final": {"val_loss": report["val_loss_finetuned"], "tokens": report["tokens"]}, "command": command}
     out = save_native(free, cfg.out, spec=spec, card=card, training=training)
     (Path(out) / "noln_report.json").write_text(json.dumps(report, indent=2))
@@ -179,7 +179,7 @@ def load_rows_for_check(model: Llama, tokenizer, n: int = 2) -> np.ndarray:
     return row_array("synthetic:31337", tokenizer, model.spec.n_ctx, limit=20)[:n]
 
 
-def _card(spec: ModelSpec, cfg: NoLNConfig, r: dict, source) -> str:
+def _card(spec: ModelSpec, cfg: NoLNConfig, r: dict, base) -> str:
     sites = "\n".join(f"| {n} | {s['rms']:.3f} | {s['rms_first_position']:.3f} |" for n, s in r["sites"].items())
     return "\n".join([
         f"# {spec.name}", "",

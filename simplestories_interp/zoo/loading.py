@@ -31,40 +31,38 @@ from simplestories_interp.errors import (
     ModelNotTrainedError,
     UnknownModelError,
 )
-from simplestories_interp.zoo import formats as checkpoint
-from simplestories_interp.zoo import hub
+from simplestories_interp.zoo import formats, hub
 from simplestories_interp.zoo.convert import hf_to_tl, tl_config
 from simplestories_interp.zoo.registry import ModelSpec
 
 
 @dataclass(frozen=True)
-class Source:
+class ModelDir:
     """A model directory on disk and, when known, the zoo entry it belongs to."""
 
     directory: Path
     spec: ModelSpec | None = None
-    label: str = ""
 
 
 def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
 
 
-def resolve(name_or_path: str | Path, *, revision: str | None = None) -> Source:
+def resolve(name_or_path: str | Path, *, revision: str | None = None) -> ModelDir:
     """Find the directory holding a model's files (downloading from the hub if needed)."""
     name = str(name_or_path)
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
             raise MissingDirectoryError(f"{name!r} is a file; pass the model directory that contains it")
-        return Source(path, None, name)
+        return ModelDir(path)
     if zoo.is_zoo_name(name):
         spec = zoo.get_spec(name)
         local = zoo.local_dir(spec)
         if local is not None:
-            return Source(local, spec, name)
+            return ModelDir(local, spec)
         if spec.hub_id:
-            return Source(hub.download(spec.hub_id, revision=revision), spec, name)
+            return ModelDir(hub.download(spec.hub_id, revision=revision), spec)
         raise ModelNotTrainedError(
             f"zoo entry {name!r} has no weights yet (not shipped, not on the hub). Train it and save "
             f"it as a directory named {name!r} under models/ or a folder listed in $SSI_MODELS_PATH."
@@ -72,28 +70,28 @@ def resolve(name_or_path: str | Path, *, revision: str | None = None) -> Source:
     if isinstance(name_or_path, Path) or _looks_like_path(name):
         raise MissingDirectoryError(f"model directory {name!r} does not exist")
     if hub.looks_like_repo_id(name):
-        return Source(hub.download(name, revision=revision), zoo.spec_for_hub_id(name), name)
+        return ModelDir(hub.download(name, revision=revision), zoo.spec_for_hub_id(name))
     zoo.get_spec(name)  # raises UnknownModelError with close matches
     raise UnknownModelError(name, zoo.names())  # pragma: no cover - get_spec raised
 
 
-def read_spec(source: Source, *, n_ctx: int | None = None) -> ModelSpec:
-    fmt = checkpoint.detect_format(source.directory)
+def read_spec(found: ModelDir, *, n_ctx: int | None = None) -> ModelSpec:
+    fmt = formats.detect_format(found.directory)
     if fmt == "native":
-        spec = checkpoint.read_native_spec(source.directory)
-        spec = dataclasses.replace(source.spec, **_arch(spec)) if source.spec else spec
+        spec = formats.read_native_spec(found.directory)
+        spec = dataclasses.replace(found.spec, **_arch(spec)) if found.spec else spec
     else:
-        spec = checkpoint.read_hf_spec(source.directory, base=source.spec, n_ctx=n_ctx)
+        spec = formats.read_hf_spec(found.directory, base=found.spec, n_ctx=n_ctx)
     return dataclasses.replace(spec, n_ctx=n_ctx) if n_ctx is not None else spec
 
 
 def _arch(spec: ModelSpec) -> dict:
-    return {f: getattr(spec, f) for f in checkpoint.ARCH_FIELDS + ("normalization",)}
+    return {f: getattr(spec, f) for f in formats.ARCH_FIELDS + ("normalization",)}
 
 
-def _tl_state(source: Source, spec: ModelSpec) -> dict[str, torch.Tensor]:
-    weights = checkpoint.load_weights(source.directory)
-    if checkpoint.detect_format(source.directory) == "hf":
+def _tl_state(found: ModelDir, spec: ModelSpec) -> dict[str, torch.Tensor]:
+    weights = formats.load_weights(found.directory)
+    if formats.detect_format(found.directory) == "hf":
         return hf_to_tl(weights, spec)
     return weights
 
@@ -197,16 +195,16 @@ def load_model(
     parse_dtype(dtype)  # fail before any download
     if str(name_or_path) in _transformer_lens_names():
         return _from_transformer_lens(str(name_or_path), device, dtype)
-    source = resolve(name_or_path, revision=revision)
-    spec = read_spec(source, n_ctx=n_ctx)
+    found = resolve(name_or_path, revision=revision)
+    spec = read_spec(found, n_ctx=n_ctx)
     if rotary_dim is not None:
         try:
             spec = dataclasses.replace(spec, rotary_dim=rotary_dim)
         except ValueError as exc:
             raise InvalidArgumentError(str(exc)) from exc
-    tokenizer = load_tokenizer(source.directory)
-    check_vocab(tokenizer, spec.d_vocab, where=str(source.directory))
-    state = _tl_state(source, spec)
+    tokenizer = load_tokenizer(found.directory)
+    check_vocab(tokenizer, spec.d_vocab, where=str(found.directory))
+    state = _tl_state(found, spec)
     return build_model(
         spec, state, tokenizer, device=device, dtype=dtype, fold_ln=fold_ln,
         center_writing_weights=center_writing_weights, center_unembed=center_unembed,
