@@ -200,8 +200,7 @@ def head_statistics(model: HookedTransformer, rows: Rows | None = None, *, sourc
                     progress: bool = False) -> list[HeadStats]:
     """Statistics and classes of every head of ``model`` over a corpus."""
     if rows is None:
-        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories,
-                          annotated=source.startswith("synthetic"))
+        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories)
     role_names = sorted(rows.roles())
     role_masks = np.stack([rows.roles()[r] for r in role_names], axis=1)
     content, entity = content_mask(rows, model.tokenizer), entity_ids(rows)

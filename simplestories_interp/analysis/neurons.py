@@ -82,8 +82,7 @@ def scan(
     """
     (hook,) = parse_hooks(model, [hook])
     if rows is None:
-        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories,
-                          annotated=source.startswith("synthetic"))
+        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories)
     stop, device = stop_layer(model, [hook]), next(model.parameters()).device
     n_tokens = rows.tokens.size
     rng = np.random.default_rng(seed)

@@ -84,11 +84,14 @@ def story_ids(stories: Iterable[str], tokenizer) -> Iterator[list[int]]:
         yield [sep, *enc.ids]
 
 
-def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool = False) -> Rows:
+def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool | None = None) -> Rows:
     """Tokenise ``n_stories`` stories of ``source`` into rows, keeping the token-to-text map.
 
-    ``annotated=True`` also keeps labels and annotations (synthetic corpus or jsonl shards).
+    ``annotated=True`` also keeps labels and annotations (synthetic corpus or jsonl shards written by
+    ``ssi data synth``); the default keeps them for the synthetic corpus, whose stories always have them.
     """
+    if annotated is None:
+        annotated = source.split(":")[0] == "synthetic"
     records = list(iter_records(source, limit=n_stories)) if annotated else None
     stories = [r["story"] for r in records] if records else list(iter_stories(source, limit=n_stories))
     ids, story, start, end, sep = [], [], [], [], separator_id(tokenizer)

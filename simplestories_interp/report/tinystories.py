@@ -31,8 +31,7 @@ from simplestories_interp.zoo.loading import load_model
 def _head_figures(cfg: FigureConfig, out: Path) -> tuple[list[HeadStats], list[str]]:
     model = load_model(cfg.head_model, device=cfg.device)
     n_ctx = min(model.cfg.n_ctx, 512)
-    rows = build_rows(cfg.data, model.tokenizer, n_ctx, cfg.head_stories,
-                      annotated=cfg.data.startswith("synthetic"))
+    rows = build_rows(cfg.data, model.tokenizer, n_ctx, cfg.head_stories)
     stats = head_statistics(model, rows, progress=True)
     records = as_records(stats)
     (out / "heads.json").write_text(json.dumps(records, indent=1))
@@ -101,8 +100,7 @@ def _heads_table(stats: list[HeadStats]) -> str:
 def _neuron_figure(cfg: FigureConfig, out: Path) -> list[str]:
     model = load_model(cfg.neuron_model, device=cfg.device)
     n_layers = model.cfg.n_layers
-    rows = build_rows(cfg.data, model.tokenizer, model.cfg.n_ctx, cfg.neuron_stories,
-                      annotated=cfg.data.startswith("synthetic"))
+    rows = build_rows(cfg.data, model.tokenizer, model.cfg.n_ctx, cfg.neuron_stories)
     tops = [scan(model, f"blocks.{layer}.mlp.hook_post", rows=rows, k=20)
             for layer in tqdm(range(n_layers), desc="neurons")]
     explanations = [explain(t) for t in tops]

@@ -108,7 +108,7 @@ def feature_report(path, *, model=None, features: list[int] | None = None, data:
     hook = sae.cfg.metadata.hook_name or provenance.get("hook")
     lm = model if isinstance(model, HookedTransformer) else load_model(
         model or provenance.get("model") or sae.cfg.metadata.model_name, device=device)
-    rows = build_rows(data, lm.tokenizer, lm.cfg.n_ctx, n_stories, annotated=data.startswith("synthetic"))
+    rows = build_rows(data, lm.tokenizer, lm.cfg.n_ctx, n_stories)
     matches = match_roles(feature_activations(lm, sae, hook, rows), rows)
     chosen = features or [m.feature for m in sorted(matches, key=lambda m: -m.f1)[:8]]
     outside = [f for f in chosen if not 0 <= f < sae.cfg.d_sae]
