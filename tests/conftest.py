@@ -8,6 +8,7 @@ or the user's caches.
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import string
@@ -18,6 +19,11 @@ import torch
 from simplestories_interp import zoo
 from simplestories_interp.data.tokenizer import train_tokenizer
 from tests.helpers import save_hf_checkpoint
+
+# One torch thread per test process (and, through the environment, per subprocess a test starts):
+# `pytest -n 2` on two cores with torch's default thread pool oversubscribes the CPU, which makes
+# the tiny models of the tests many times slower. OMP_NUM_THREADS set by the caller wins.
+torch.set_num_threads(int(os.environ.setdefault("OMP_NUM_THREADS", "1")))
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,9 @@ def test_generate(capsys, tiny_checkpoint):
     assert code == 0 and out.startswith("once upon")
     assert run(capsys, "generate", str(tiny_checkpoint[0]), "--prompt", "once upon",
                "--max-new-tokens", "8", "--seed", "3")[1] == out
+    others = {run(capsys, "generate", str(tiny_checkpoint[0]), "--prompt", "once upon", "--max-new-tokens", "8",
+                  "--seed", str(seed))[1] for seed in (4, 5, 6)}
+    assert others - {out}, "--seed changes nothing: is it sampling at all?"
 
 
 @pytest.mark.parametrize("argv,needle", [

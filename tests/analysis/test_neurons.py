@@ -35,6 +35,11 @@ def test_topk_update_is_exact_on_random_streams():
 def test_residual_stream_and_transform(tiny_model):
     top = scan(tiny_model, "blocks.0.hook_resid_post", n_stories=5, k=3, transform=lambda a: a[:, :4].relu())
     assert top.values.shape == (4, 3)
+    _, cache = tiny_model.run_with_cache(torch.from_numpy(top.rows.tokens))
+    units = cache["blocks.0.hook_resid_post"].reshape(-1, 32)[:, :4].relu()  # the transform, by hand
+    brute = units.T.topk(3, dim=1)
+    assert torch.allclose(top.values, brute.values, atol=1e-6)
+    assert torch.equal(units.T.gather(1, top.index), top.values)
 
 
 def test_roles_on_a_planted_neuron(tiny_model, synth_tokenizer):

@@ -1,6 +1,8 @@
 """Every model shipped in models/ loads by name, offline, and matches its model card."""
 
 import json
+import re
+from collections import Counter
 
 import pytest
 
@@ -15,6 +17,7 @@ def test_the_default_model_is_shipped():
     assert ssi.DEFAULT_MODEL in SHIPPED
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_loads_by_name_and_val_loss_matches_card(name):
     model = ssi.load_model(name, device="cpu")
@@ -28,8 +31,35 @@ def test_loads_by_name_and_val_loss_matches_card(name):
     assert "val loss" in (directory / "README.md").read_text()
 
 
+WORD = re.compile(r"[a-z']+")
+
+
+@pytest.fixture(scope="module")
+def corpus_words():
+    """The words of 2,000 stories of the synthetic corpus the models were trained on, and its word pairs."""
+    from simplestories_interp.data.synthetic import generate_stories
+
+    words, pairs = set(), set()
+    for record in generate_stories(2000, seed=0):
+        story = WORD.findall(record["story"].lower())
+        words.update(story)
+        pairs.update(zip(story, story[1:], strict=False))
+    return words, pairs
+
+
 @pytest.mark.parametrize("name", SHIPPED)
-def test_generates_english(name):
+def test_generates_english(name, corpus_words):
+    """Greedy continuations read like the corpus: its words, in orders it uses, not one word over and over.
+    (A random model of the same shape fails them: word pieces glued into non-words, word pairs the
+    corpus never has, or one token repeated.)"""
+    words, pairs = corpus_words
     text = ssi.generate(ssi.load_model(name, device="cpu"), "Once upon a time", max_new_tokens=30,
                         temperature=0)
-    assert text.startswith("once upon a time") and len(text.split()) > 8
+    assert text.startswith("once upon a time")
+    assert "[UNK]" not in text.upper() and "[EOS]" not in text.upper() and "##" not in text
+    continuation = WORD.findall(text.removeprefix("once upon a time"))
+    assert len(continuation) >= 20, text
+    assert sum(w in words for w in continuation) >= 0.9 * len(continuation), text
+    seen_pairs = sum(p in pairs for p in zip(continuation, continuation[1:], strict=False))
+    assert seen_pairs >= 0.75 * (len(continuation) - 1), text
+    assert Counter(continuation).most_common(1)[0][1] <= len(continuation) / 4, text

@@ -146,6 +146,7 @@ def test_zoo_name_loads_from_the_hf_cache_offline(tmp_path, tokenizer_factory, m
     assert by_repo.cfg.n_ctx == 512
 
 
+@pytest.mark.slow
 def test_hub_path_in_a_fresh_process(tmp_path, tokenizer_factory, monkeypatch):
     """The real route: env variables read by a new interpreter, through the CLI."""
     cache, _ = _cached_repo(tmp_path, tokenizer_factory, monkeypatch)

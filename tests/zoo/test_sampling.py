@@ -14,6 +14,8 @@ def test_seeded_sampling_is_reproducible(model):
     a = ssi.generate(model, "once upon a time", max_new_tokens=10, seed=1)
     b = ssi.generate(model, "once upon a time", max_new_tokens=10, seed=1)
     assert a == b and a.startswith("once upon a time")
+    others = {ssi.generate(model, "once upon a time", max_new_tokens=10, seed=s) for s in (2, 3, 4)}
+    assert others - {a}, "the seed changes nothing: is it sampling at all?"
 
 
 def test_greedy_matches_argmax(model):
