@@ -145,6 +145,9 @@ class HeadStats:
     of the far keys (among roles receiving at least 5% of that attention)."""
     offset_attention: list[float]
     """Mean attention to offsets 0, -1, ..., -16."""
+    argmax_offsets: list[float]
+    """The raw argmax histogram: share of queries whose maximum falls on offset 0, -1, ..., -16, and
+    (last entry) further back or on the first token."""
 
 
 def _top_role(acc: _Acc, h: int) -> str | None:
@@ -180,7 +183,8 @@ def _finish(acc: _Acc, layer: int, t: Thresholds) -> list[HeadStats]:
         out.append(HeadStats(layer, h, cls, offset, share, float(acc.conf[h] / n_valid[h]), first,
                              entropy, far_content, lift,
                              float(acc.same_entity[h] / acc.same_n[h].clamp(min=1)), top_role,
-                             [round(float(x), 4) for x in mean_offset[h]]))
+                             [round(float(x), 4) for x in mean_offset[h]],
+                             [round(float(x), 4) for x in share_all[h]]))
     return out
 
 
