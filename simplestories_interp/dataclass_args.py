@@ -4,7 +4,8 @@ Each field becomes ``--field-name`` (or a positional argument when its metadata 
 ``positional=True``), typed from its annotation (``int``, ``float``, ``str``, ``bool`` as
 ``--x/--no-x``, ``Literal[...]`` as choices, ``list[str]`` as several values), with the
 docstring under the field as its help. Options the user did not give are absent from the
-namespace (``argparse.SUPPRESS``), so a YAML file can supply them and flags override it.
+namespace (``argparse.SUPPRESS``), so a YAML file can supply them and flags override it; values
+from such a file are checked against the same annotations by :func:`check_types`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import typing
 from typing import Any, Literal
 
 from simple_parsing.docstring import get_attribute_docstring
+
+from simplestories_interp.errors import ConfigError
 
 
 def positional(**kwargs) -> Any:
@@ -70,3 +73,55 @@ def given(ns: argparse.Namespace, cls: type) -> dict:
     """The dataclass fields the user gave on the command line."""
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in vars(ns).items() if k in names}
+
+
+def _conforms(tp, value) -> tuple[bool, Any]:
+    """Whether ``value`` is of annotation ``tp`` (an int counts as a float), and the value to use."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            ok, converted = _conforms(arg, value)
+            if ok:
+                return True, converted
+        return False, value
+    if tp is type(None):
+        return value is None, value
+    if origin is Literal:
+        return value in args, value
+    if origin is list:
+        if not isinstance(value, list):
+            return False, value
+        items = [_conforms(args[0], v) for v in value]
+        return all(ok for ok, _ in items), [v for _, v in items]
+    if tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    return isinstance(value, tp), value
+
+
+def _looks_numeric(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, str)
+
+
+def check_types(cls: type, values: dict) -> dict:
+    """``values`` (e.g. read from YAML) checked against ``cls``'s field annotations.
+
+    A value of the wrong type raises :class:`ConfigError` naming the key, the value and the
+    expected type; ints are accepted (and converted) where a float is expected.
+    """
+    hints, out = typing.get_type_hints(cls), {}
+    for key, value in values.items():
+        ok, out[key] = _conforms(hints[key], value)
+        if not ok:
+            tp = hints[key]
+            expected = tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
+            hint = " (YAML reads 3e-3 without a dot as text: write 3.0e-3)" if _looks_numeric(value) else ""
+            raise ConfigError(f"config key {key!r} must be {expected}, got {value!r} "
+                              f"({type(value).__name__}){hint}")
+    return out

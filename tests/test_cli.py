@@ -110,6 +110,19 @@ def test_misspelled_yaml_key(capsys, tmp_path):
     assert code == 2 and "unknown config key 'batchsize'" in err and "batch_size" in err
 
 
+@pytest.mark.parametrize("yaml_text,needle", [
+    ("lr: 3e-3\n", "config key 'lr' must be float, got '3e-3' (str) (YAML reads 3e-3 without a dot as text"),
+    ("max_steps: ten\n", "config key 'max_steps' must be int, got 'ten'"),
+    ("samples: [once, 2]\n", "config key 'samples' must be list[str]"),
+    ("normalization: layer\n", "config key 'normalization' must be Optional[Literal['rms', 'none']]"),
+])
+def test_wrongly_typed_yaml_value_names_the_key(capsys, tmp_path, yaml_text, needle):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml_text)
+    code, _, err = run(capsys, "train", "--config", str(cfg))
+    assert code == 2 and needle in err, err
+
+
 def test_only_library_errors_become_one_line(capsys, monkeypatch):
     """A user error prints one line and exits 2; any other exception is a bug and keeps its traceback."""
     from simplestories_interp import cli

@@ -15,7 +15,7 @@ from typing import Literal
 
 import yaml
 
-from simplestories_interp.dataclass_args import positional
+from simplestories_interp.dataclass_args import check_types, positional
 from simplestories_interp.errors import ConfigError, did_you_mean
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
@@ -137,11 +137,8 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     for key in values:
         if key.replace("-", "_") not in known:
             raise ConfigError(f"unknown config key {key!r}." + did_you_mean(key, known))
-    values = {k.replace("-", "_"): v for k, v in values.items()}
-    try:
-        return TrainConfig(**values)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid training config: {exc}") from exc
+    values = check_types(TrainConfig, {k.replace("-", "_"): v for k, v in values.items()})
+    return TrainConfig(**values)
 
 
 def save_config(config: TrainConfig, path: Path) -> None:

@@ -255,7 +255,8 @@ def _restore(run: Run) -> None:
     run.start = ckpt.step
     if run.start >= run.cfg.max_steps and (run.path / "model").is_dir():
         raise ConfigError(f"the run in {str(run.path)!r} already finished ({run.start} of {run.cfg.max_steps} "
-                          "steps); raise --max-steps to train longer, or use another --out")
+                          f"steps). To train longer, start a new run from it: --init-from {run.path / 'model'} "
+                          "--out NEW_DIR")
 
 
 def _loop(run: Run, end: int) -> None:
