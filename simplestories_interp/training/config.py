@@ -30,6 +30,9 @@ class TrainConfig:
     """Context length; default: the zoo entry's."""
     normalization: Literal["rms", "none"] | None = None
     """Override the entry's normalisation: rms or none (no norm layers)."""
+    positional: Literal["rotary", "absolute"] | None = None
+    """Override the entry's positions: rotary (RoPE) or absolute (learned position embeddings, as the
+    TinyStories paper's GPT-Neo models; such models are saved in the native format)."""
     data: str = "synthetic"
     """Story source: synthetic[:SEED], hub[:REPO], or a .txt/.jsonl/.parquet file or folder."""
     n_stories: int | None = 20000
@@ -113,6 +116,8 @@ class TrainConfig:
             )
         if self.normalization not in (None, "rms", "none"):
             raise ConfigError(f"normalization must be rms or none, got {self.normalization!r}")
+        if self.positional not in (None, "rotary", "absolute"):
+            raise ConfigError(f"positional must be rotary or absolute, got {self.positional!r}")
 
 
 def _fields() -> dict[str, dataclasses.Field]:

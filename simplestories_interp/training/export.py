@@ -20,8 +20,7 @@ from simplestories_interp.data.sources import iter_stories
 from simplestories_interp.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.training.config import TrainConfig
-from simplestories_interp.training.model import Llama, load_pretrained, to_hf_state
-from simplestories_interp.zoo.convert import hf_to_tl
+from simplestories_interp.training.model import Llama, load_pretrained, to_hf_state, to_tl_state
 from simplestories_interp.zoo.formats import save_hf, save_native
 from simplestories_interp.zoo.registry import ModelSpec
 
@@ -31,7 +30,7 @@ def resolve_spec(cfg: TrainConfig) -> tuple[ModelSpec, dict | None]:
     if cfg.init_from:
         return _init_spec(cfg)
     spec = zoo.get_spec(cfg.model)
-    return spec.variant(n_ctx=cfg.n_ctx, normalization=cfg.normalization), None
+    return spec.variant(n_ctx=cfg.n_ctx, normalization=cfg.normalization, positional=cfg.positional), None
 
 
 def _init_spec(cfg: TrainConfig) -> tuple[ModelSpec, dict]:
@@ -69,13 +68,12 @@ def export_model(raw: Llama, spec: ModelSpec, tokenizer, out: Path, cfg: TrainCo
                 "final": {"train_loss": _last(records, "loss"), "val_loss": _last(records, "val_loss"),
                           "steps": cfg.max_steps, "tokens": cfg.max_steps * cfg.batch_size * (spec.n_ctx - 1)},
                 "command": command}
-    hf_state = to_hf_state(raw)
-    if spec.normalization == "rms":
-        save_hf(hf_state, spec, out, tokenizer=hub_style, training=training)
+    if spec.hf_expressible:
+        save_hf(to_hf_state(raw), spec, out, tokenizer=hub_style, training=training)
     else:
         from simplestories_interp.zoo.loading import build_model
 
-        model = build_model(spec, hf_to_tl(hf_state, spec), tokenizer, device="cpu")
+        model = build_model(spec, to_tl_state(raw), tokenizer, device="cpu")
         save_native(model, out, tokenizer=hub_style, training=training)
     card = model_card(out, spec, cfg, run, command, meta)
     (out / "README.md").write_text(card)
@@ -108,7 +106,7 @@ def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command:
     samples = [generate(model, p, max_new_tokens=60, temperature=0.7, seed=i) for i, p in enumerate(cfg.samples)]
     command = command or "ssi train " + shlex.join(sys.argv[1:])
     tokens = cfg.max_steps * cfg.batch_size * (spec.n_ctx - 1)
-    fmt = "HF Llama (config.json)" if spec.normalization == "rms" else "native (ssi_config.json)"
+    fmt = "HF Llama (config.json)" if spec.hf_expressible else "native (ssi_config.json)"
     lines = [
         f"# {spec.name}",
         "",
@@ -117,7 +115,8 @@ def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command:
         "| | |", "|---|---|",
         f"| architecture | {spec.n_layers} layers, d_model {spec.d_model}, {spec.n_heads} heads "
         f"(d_head {spec.d_head}, {spec.n_key_value_heads} KV heads), d_mlp {spec.d_mlp}, "
-        f"d_vocab {spec.d_vocab}, n_ctx {spec.n_ctx}, normalisation {spec.normalization} |",
+        f"d_vocab {spec.d_vocab}, n_ctx {spec.n_ctx}, normalisation {spec.normalization}, "
+        f"{spec.positional} positions |",
         f"| data | `{meta.source}`: {meta.n_stories:,} stories, {meta.tokens:,} tokens "
         f"({meta.unk_tokens} [UNK]), {meta.rows['train']:,} train / {meta.rows['val']:,} val rows |",
         f"| training | {cfg.max_steps:,} steps x {cfg.batch_size} rows = {tokens:,} tokens, "

@@ -4,7 +4,8 @@ HookedTransformer materialises every attention pattern in fp32 and is about 2x s
 train (``shared/reference/libraries.md``), so training uses this plain implementation and
 converts to a HookedTransformer afterwards. Speed comes from ``F.scaled_dot_product_attention``,
 one matmul for Q, K and V, one for the gate and up projections of the SwiGLU MLP, and RoPE
-tables computed once per forward. ``normalization="none"`` replaces every RMSNorm by identity.
+tables computed once per forward. ``normalization="none"`` replaces every RMSNorm by identity;
+``positional="absolute"`` adds learned absolute position embeddings instead of RoPE.
 
 Parameter names are our own; :func:`hf_keys` maps them to Hugging Face Llama names (the
 fused weights split into q/k/v and gate/up), which is how the trainer exports checkpoints.
@@ -68,14 +69,15 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(spec.d_model, q + 2 * kv, bias=False)
         self.o = nn.Linear(q, spec.d_model, bias=False)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    def forward(self, x: Tensor, cos: Tensor | None, sin: Tensor | None) -> Tensor:
         s, (b, t, _) = self.spec, x.shape
         q_dim, kv_dim = s.n_heads * s.d_head, s.n_key_value_heads * s.d_head
         q, k, v = self.qkv(x).split([q_dim, kv_dim, kv_dim], dim=-1)
         q = q.view(b, t, s.n_heads, s.d_head).transpose(1, 2)
         k = k.view(b, t, s.n_key_value_heads, s.d_head).transpose(1, 2)
         v = v.view(b, t, s.n_key_value_heads, s.d_head).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cos is not None:  # rotary positions; learned ones were added to the embeddings
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                            enable_gqa=s.n_key_value_heads != s.n_heads)
         return self.o(y.transpose(1, 2).reshape(b, t, q_dim))
@@ -98,7 +100,7 @@ class Block(nn.Module):
         super().__init__()
         self.ln1, self.attn, self.ln2, self.mlp = _norm(spec), Attention(spec), _norm(spec), MLP(spec)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    def forward(self, x: Tensor, cos: Tensor | None, sin: Tensor | None) -> Tensor:
         x = x + self.attn(self.ln1(x), cos, sin)
         return x + self.mlp(self.ln2(x))
 
@@ -110,6 +112,7 @@ class Llama(nn.Module):
         super().__init__()
         self.spec = spec
         self.embed = nn.Embedding(spec.d_vocab, spec.d_model)
+        self.pos = nn.Embedding(spec.n_ctx, spec.d_model) if spec.positional == "absolute" else None
         self.blocks = nn.ModuleList(Block(spec) for _ in range(spec.n_layers))
         self.ln_final = _norm(spec)
         self.init_weights()
@@ -122,8 +125,12 @@ class Llama(nn.Module):
                 nn.init.normal_(p, 0.0, std)
 
     def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
-        cos, sin = rope_tables(self.spec, tokens.shape[1], tokens.device)
+        cos = sin = None
         x = self.embed(tokens)
+        if self.pos is None:
+            cos, sin = rope_tables(self.spec, tokens.shape[1], tokens.device)
+        else:
+            x = x + self.pos(torch.arange(tokens.shape[1], device=tokens.device))
         for block in self.blocks:
             x = block(x, cos, sin)
         return F.linear(self.ln_final(x), self.embed.weight)
@@ -145,17 +152,17 @@ def next_token_loss(logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tens
 def load_pretrained(name_or_path: str, *, n_ctx: int | None = None):
     """A trained model (zoo name, directory or hub id, either format) as a :class:`Llama` to
     fine-tune, with the loader's ``ModelDir`` (where it was found) -- for ``--init-from`` and norm removal."""
-    from simplestories_interp.zoo.convert import tl_to_hf
     from simplestories_interp.zoo.formats import detect_format, load_weights
     from simplestories_interp.zoo.loading import read_spec, resolve
 
     found = resolve(name_or_path)
     spec = read_spec(found)
     weights = load_weights(found.directory)
-    if detect_format(found.directory) == "native":
-        weights = tl_to_hf(weights, spec)
     model = Llama(dataclasses.replace(spec, n_ctx=n_ctx or spec.n_ctx))
-    from_hf_state(model, weights)
+    if detect_format(found.directory) == "native":
+        from_tl_state(model, weights)
+    else:
+        from_hf_state(model, weights)
     return model, found
 
 
@@ -179,6 +186,26 @@ def hf_keys(spec: ModelSpec) -> dict[str, list[tuple[str, slice]]]:
     if spec.normalization == "rms":
         keys["ln_final.weight"] = [("model.norm.weight", slice(None))]
     return keys
+
+
+def to_tl_state(model: Llama) -> dict[str, Tensor]:
+    """The model's weights as a HookedTransformer state dict (any architecture, via the HF key map)."""
+    from simplestories_interp.zoo.convert import hf_to_tl
+
+    state = hf_to_tl(to_hf_state(model), model.spec)
+    if model.pos is not None:
+        state["pos_embed.W_pos"] = model.pos.weight.detach().clone()
+    return state
+
+
+def from_tl_state(model: Llama, tl_state: dict[str, Tensor]) -> None:
+    """Load HookedTransformer-named weights (a native model directory) into a :class:`Llama`."""
+    from simplestories_interp.zoo.convert import tl_to_hf
+
+    from_hf_state(model, tl_to_hf(tl_state, model.spec))
+    if model.pos is not None:
+        with torch.no_grad():
+            model.pos.weight.copy_(tl_state["pos_embed.W_pos"][: model.spec.n_ctx])
 
 
 def to_hf_state(model: Llama) -> dict[str, Tensor]:

@@ -30,7 +30,7 @@ from simplestories_interp.data.rows import row_array
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.training.config import NoLNConfig, TrainConfig
-from simplestories_interp.training.model import Llama, RMSNorm, load_pretrained, to_hf_state
+from simplestories_interp.training.model import Llama, RMSNorm, load_pretrained, to_tl_state
 from simplestories_interp.training.trainer import (
     Dist,
     batch_indices,
@@ -39,7 +39,6 @@ from simplestories_interp.training.trainer import (
     make_optimizer,
     train_step,
 )
-from simplestories_interp.zoo.convert import hf_to_tl
 from simplestories_interp.zoo.formats import save_native
 from simplestories_interp.zoo.registry import ModelSpec
 
@@ -82,7 +81,7 @@ def fold(model: Llama) -> tuple[ModelSpec, dict[str, torch.Tensor]]:
     spec = model.spec
     if any(m.fixed is None for _, m in norm_sites(model)):
         raise ConfigError("every norm site must be fixed before folding")
-    tl = hf_to_tl(to_hf_state(model), spec)
+    tl = to_tl_state(model)
     scale = {n: (m.weight.detach() / m.fixed) for n, m in norm_sites(model)}
     kv = "_" if spec.n_key_value_heads != spec.n_heads else ""
     for i in range(spec.n_layers):

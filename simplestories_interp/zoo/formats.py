@@ -210,10 +210,10 @@ def save_hf(hf_state: dict[str, Tensor], spec: ModelSpec, directory: str | Path,
     ``max_position_embeddings`` is set to the true n_ctx, which ``training_config.json``
     records too so that our loader never guesses.
     """
-    if spec.normalization != "rms":
+    if not spec.hf_expressible:
         raise CheckpointMismatchError(
-            f"{spec.name!r} has no normalisation layers, which HF Llama cannot express: "
-            "save it in the native format (ssi.formats.save_native)"
+            f"{spec.name!r} has no normalisation layers or has learned absolute positions, which HF Llama "
+            "cannot express: save it in the native format (ssi.formats.save_native)"
         )
     with atomic_dir(directory) as tmp:
         _write_hf(tmp, hf_state, spec, tokenizer, card, training)

@@ -86,7 +86,7 @@ def read_spec(found: ModelDir, *, n_ctx: int | None = None) -> ModelSpec:
 
 
 def _arch(spec: ModelSpec) -> dict:
-    return {f: getattr(spec, f) for f in formats.ARCH_FIELDS + ("normalization",)}
+    return {f: getattr(spec, f) for f in formats.ARCH_FIELDS + ("normalization", "positional")}
 
 
 def _tl_state(found: ModelDir, spec: ModelSpec) -> dict[str, torch.Tensor]:

@@ -1,10 +1,11 @@
 """The model zoo: a table of architectures and where their weights live.
 
 The zoo is data. ``_BASE`` lists the five SimpleStories sizes; every size exists in two
-generations (V1, vocab 4096; V2, vocab 4019) with its own hub repo. Two variant axes are
+generations (V1, vocab 4096; V2, vocab 4019) with its own hub repo. Three variant axes are
 derived from any entry by name, without code per variant:
 
 * context length: ``SimpleStories-5M-ctx128`` is the 5M architecture trained at n_ctx 128;
+* positions: ``SynthStories-1L-abspos`` has learned absolute position embeddings instead of RoPE;
 * normalisation: ``SimpleStories-1.25M-noLN`` is the same architecture with no RMSNorm.
 
 Variants (and any other entry) get their weights from a local directory named after the
@@ -24,6 +25,7 @@ from typing import Literal
 from simplestories_interp.errors import ConfigError, UnknownModelError
 
 Normalization = Literal["rms", "none"]
+Positional = Literal["rotary", "absolute"]
 Generation = Literal["V1", "V2"]
 
 #: The repository's folder of shipped models (next to the package in a source checkout).
@@ -54,6 +56,9 @@ class ModelSpec:
     """Context length the model was trained on (not the exported max_position_embeddings)."""
     normalization: Normalization = "rms"
     """``"rms"``: pre-norm RMSNorm as trained; ``"none"``: no normalisation layers at all."""
+    positional: Positional = "rotary"
+    """``"rotary"``: RoPE as SimpleStories; ``"absolute"``: learned absolute position embeddings
+    added to the token embeddings, as the TinyStories paper's GPT-Neo models (native format only)."""
     rotary_dim: int | None = None
     """Dimensions of each head that RoPE rotates; ``None`` means all of ``d_head``."""
     rotary_base: float = 10000.0
@@ -88,6 +93,8 @@ class ModelSpec:
             )
         if self.normalization not in ("rms", "none"):
             raise ConfigError(f"normalization must be 'rms' or 'none', got {self.normalization!r}")
+        if self.positional not in ("rotary", "absolute"):
+            raise ConfigError(f"positional must be 'rotary' or 'learned', got {self.positional!r}")
         rd = self.rotary_dim
         if rd is not None and not (0 < rd <= self.d_head and rd % 2 == 0):
             raise ConfigError(f"rotary_dim must be even and in (0, d_head={self.d_head}], got {rd}")
@@ -103,14 +110,23 @@ class ModelSpec:
         mlp = 3 * self.d_model * self.d_mlp
         norms = 2 * self.d_model if self.normalization == "rms" else 0
         final = self.d_model if self.normalization == "rms" else 0
-        return self.d_vocab * self.d_model + self.n_layers * (attn + mlp + norms) + final
+        positions = self.n_ctx * self.d_model if self.positional == "absolute" else 0
+        return self.d_vocab * self.d_model + positions + self.n_layers * (attn + mlp + norms) + final
 
-    def variant(self, *, n_ctx: int | None = None, normalization: Normalization | None = None):
-        """The spec of a context-length and/or normalisation variant of this entry."""
+    @property
+    def hf_expressible(self) -> bool:
+        """Whether HF ``LlamaForCausalLM`` can hold this architecture (else: the native format)."""
+        return self.normalization == "rms" and self.positional == "rotary"
+
+    def variant(self, *, n_ctx: int | None = None, normalization: Normalization | None = None,
+                positional: Positional | None = None):
+        """The spec of a context-length, position and/or normalisation variant of this entry."""
         n_ctx = self.n_ctx if n_ctx is None else n_ctx
         normalization = normalization or self.normalization
+        positional = positional or self.positional
         base = self.base or self.name
         name = base + (f"-ctx{n_ctx}" if n_ctx != 512 else "")
+        name += "-abspos" if positional == "absolute" else ""
         name += "-noLN" if normalization == "none" else ""
         is_base = name == base
         return dataclasses.replace(
@@ -118,9 +134,10 @@ class ModelSpec:
             name=name,
             n_ctx=n_ctx,
             normalization=normalization,
+            positional=positional,
             base=base,
             hub_id=self.hub_id if is_base else None,
-            description=self.description if is_base else _variant_description(n_ctx, normalization),
+            description=self.description if is_base else _variant_description(n_ctx, normalization, positional),
         )
 
 
@@ -145,8 +162,9 @@ def _base_name(generation: str, size: str) -> str:
     return f"SimpleStories-{size}" if generation == "V1" else f"SimpleStories-{generation}-{size}"
 
 
-def _variant_description(n_ctx: int, normalization: str) -> str:
+def _variant_description(n_ctx: int, normalization: str, positional: str) -> str:
     parts = [f"trained at n_ctx {n_ctx}"] if n_ctx != 512 else []
+    parts += ["learned absolute positions instead of RoPE"] if positional == "absolute" else []
     parts += ["without normalisation layers"] if normalization == "none" else []
     return "variant: " + ", ".join(parts)
 
@@ -192,7 +210,7 @@ def _synth_specs() -> dict[str, ModelSpec]:
 _REGISTRY: dict[str, ModelSpec] = {**_base_specs(), **_synth_specs()}
 #: The model every command uses when none is named: runs offline on a fresh machine.
 DEFAULT_MODEL = "SynthStories-1.25M"
-_VARIANT_RE = re.compile(r"^(?P<base>.+?)(?:-ctx(?P<ctx>\d+))?(?P<noln>-noLN)?$")
+_VARIANT_RE = re.compile(r"^(?P<base>.+?)(?:-ctx(?P<ctx>\d+))?(?P<abspos>-abspos)?(?P<noln>-noLN)?$")
 
 
 def register(spec: ModelSpec, *, overwrite: bool = False) -> ModelSpec:
@@ -223,16 +241,17 @@ def entries() -> list[ModelSpec]:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec of a zoo name, including derived ``-ctxN`` / ``-noLN`` variants."""
+    """The spec of a zoo name, including derived ``-ctxN`` / ``-abspos`` / ``-noLN`` variants."""
     if name in _REGISTRY:
         return _REGISTRY[name]
     match = _VARIANT_RE.match(name)
-    if match and match["base"] in _REGISTRY and (match["ctx"] or match["noln"]):
+    if match and match["base"] in _REGISTRY and (match["ctx"] or match["abspos"] or match["noln"]):
         base = _REGISTRY[match["base"]]
         n_ctx = int(match["ctx"]) if match["ctx"] else None
         if n_ctx is not None and n_ctx < 2:
             raise UnknownModelError(name, names(), hint=f"n_ctx must be at least 2, got {n_ctx}.")
-        return base.variant(n_ctx=n_ctx, normalization="none" if match["noln"] else None)
+        return base.variant(n_ctx=n_ctx, normalization="none" if match["noln"] else None,
+                            positional="absolute" if match["abspos"] else None)
     raise UnknownModelError(name, names() + [n + "-noLN" for n in names()])
 
 

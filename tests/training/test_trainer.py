@@ -56,6 +56,28 @@ def test_norm_free_training_exports_native(tmp_path):
     assert model.cfg.normalization_type is None
 
 
+@pytest.mark.parametrize("normalization", ["rms", "none"])
+def test_absolute_positions_load_exactly_as_a_hooked_transformer(tmp_path, normalization):
+    """Learned absolute position embeddings (the TinyStories GPT-Neo models' scheme) train, export in
+    the native format, load as HookedTransformer(positional_embedding_type="standard") with the
+    trainer's logits, and fine-tune from the export (``--init-from``) with the same weights."""
+    from simplestories_interp.training.model import Llama, load_pretrained
+
+    cfg = load_config(**{**SMALL, "max_steps": 4, "positional": "absolute", "normalization": normalization},
+                      out=str(tmp_path / "run"))
+    out = train(cfg)
+    model = ssi.load_model(out, device="cpu")
+    assert (out / "ssi_config.json").is_file() and model.cfg.positional_embedding_type == "standard"
+    assert model.ssi_spec.name == "SynthStories-1.25M-ctx32-abspos" + ("-noLN" if normalization == "none" else "")
+    raw, _ = load_pretrained(str(out))
+    assert isinstance(raw, Llama) and raw.pos is not None
+    tokens = model.to_tokens("once upon a time there was a little girl")
+    with torch.no_grad():
+        assert (model(tokens) - raw(tokens)).abs().max() < 1e-4
+        shifted = raw(torch.cat([tokens[:, :1], tokens], dim=1))[:, 1:]  # positions matter
+        assert (shifted - raw(tokens)).abs().max() > 1e-3
+
+
 def test_schedule_and_data_order():
     cfg = load_config(lr=1.0, max_steps=100, warmup_steps=10, min_lr_ratio=0.1)
     assert lr_at(0, cfg) == pytest.approx(0.1) and lr_at(9, cfg) == pytest.approx(1.0)
