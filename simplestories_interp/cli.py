@@ -56,7 +56,8 @@ def run_zoo(args: ZooConfig) -> None:
     print("  ".join(k.ljust(w) for k, w in widths.items()))
     for r in table:
         print("  ".join(str(r[k]).ljust(w) for k, w in widths.items()))
-    print("\nVariants resolve by name: append -ctxN (context length) and/or -noLN (no norms).")
+    print("\nVariants resolve by name: append -ctxN (context length), -abspos (learned positions) and/or "
+          "-noLN (no norms).")
 
 
 def run_info(args: InfoConfig) -> None:

@@ -1,0 +1,114 @@
+"""Which 1-layer models grow positional heads? A small grid around the shipped head model.
+
+The TinyStories paper finds distance-based (positional) heads at several offsets in a 1-layer
+GPT-Neo model; our shipped 1-layer model (SynthStories-1L: d_model 256, 8 heads, RoPE, 6.5M
+tokens) shows none. This script changes one factor at a time from that model -- learned absolute
+positions instead of RoPE, 16 heads, d_model 128, 4x the training tokens -- trains each with the
+library's trainer on the built-in corpus (the shipped model's recipe otherwise), and measures every
+head with the classifier that the planted-head test validates (tests/analysis/test_planted_heads.py).
+
+    python experiments/head_grid.py --work runs/head_grid --out head_grid/        # all variants
+    python experiments/head_grid.py --variants base abspos --out head_grid/       # a subset
+
+Output: ``results.json`` (every number: validation loss, per head its class, offset, Voita share,
+the raw argmax-offset histogram, far content, entity lift) and ``table.md`` (the docs table).
+Interrupted training resumes from the work directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import simplestories_interp as ssi
+from simplestories_interp import zoo
+from simplestories_interp.analysis.heads import HeadStats, head_statistics
+
+BASE = "SynthStories-1L"
+# The shipped head model's recipe (models/SynthStories-1L/README.md).
+RECIPE = dict(model=BASE, tokenizer="SynthStories-1.25M", max_steps=400, batch_size=32, micro_batch_size=16,
+              warmup_steps=40, n_stories=200_000, lr=3e-3, eval_every=50, eval_batches=16, checkpoint_every=100,
+              log_every=10, bf16=True)
+# name -> (architecture changes, training changes); "base" is the shipped model itself.
+VARIANTS: dict[str, tuple[dict, dict]] = {
+    "base": ({}, {}),
+    "abspos": ({}, {"positional": "absolute"}),
+    "16-heads": ({"n_heads": 16, "d_head": 16, "n_key_value_heads": 16}, {}),
+    "d_model-128": ({"d_model": 128, "d_head": 16, "d_mlp": 341}, {}),
+    "4x-tokens": ({}, {"max_steps": 1600, "warmup_steps": 160}),
+}
+
+
+def model_dir(name: str, work: Path) -> Path:
+    """Train the variant (or reuse a finished run); return its model directory."""
+    if name == "base":
+        return zoo.local_dir(zoo.get_spec(BASE))
+    arch, training = VARIANTS[name]
+    model = BASE
+    if arch:
+        model = f"{BASE}-{name}"
+        zoo.register(dataclasses.replace(zoo.get_spec(BASE), name=model, base=model, **arch), overwrite=True)
+    run = work / name
+    if not (run / "model").is_dir():
+        cfg = ssi.load_config(**{**RECIPE, **training, "model": model, "out": str(run)})
+        ssi.train(cfg, resume=(run / "checkpoints").is_dir(), command=f"python experiments/head_grid.py ({name})")
+    return run / "model"
+
+
+def head_record(s: HeadStats) -> dict:
+    top = sorted(range(len(s.argmax_offsets)), key=lambda o: -s.argmax_offsets[o])[:3]
+    return {"head": s.head, "class": s.head_class, "offset": s.offset, "voita_share": round(s.positional_share, 3),
+            "argmax_offsets": s.argmax_offsets, "top_offsets": [(-o if o <= 16 else "far/first", s.argmax_offsets[o])
+                                                                for o in top],
+            "far_content": round(s.far_content, 3), "entity_lift": round(s.entity_lift, 2),
+            "entropy": round(s.entropy, 3), "first_token": round(s.first_token, 3)}
+
+
+def measure(name: str, directory: Path, n_stories: int) -> dict:
+    model = ssi.load_model(directory, device="cpu")
+    card = json.loads((directory / "training_config.json").read_text())
+    stats = head_statistics(model, source="synthetic:2023", n_stories=n_stories, progress=True)
+    classes = [s.head_class for s in stats]
+    return {"variant": name, "directory": str(directory), "val_loss": card["final"]["val_loss"],
+            "tokens": card["final"]["tokens"], "n_heads": model.cfg.n_heads, "d_model": model.cfg.d_model,
+            "positions": model.cfg.positional_embedding_type,
+            "classes": {c: classes.count(c) for c in sorted(set(classes))},
+            "positional_offsets": sorted({s.offset for s in stats if s.head_class == "positional"}),
+            "heads": [head_record(s) for s in stats]}
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| variant | d_model | heads | positions | tokens | val loss | classes | positional offsets | "
+             "best Voita share | per head: class (top argmax offset, share) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        heads = "; ".join(f"{h['class'][:3]} ({h['top_offsets'][0][0]}, {h['top_offsets'][0][1]:.2f})"
+                          for h in r["heads"])
+        classes = ", ".join(f"{n} {c}" for c, n in r["classes"].items())
+        best = max(h["voita_share"] for h in r["heads"])
+        lines.append(f"| {r['variant']} | {r['d_model']} | {r['n_heads']} | {r['positions']} | {r['tokens']:,} | "
+                     f"{r['val_loss']:.4f} | {classes} | {r['positional_offsets'] or 'none'} | {best:.2f} | {heads} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--work", default="runs/head_grid", help="training runs (resumable)")
+    parser.add_argument("--out", default="head_grid", help="results.json and table.md")
+    parser.add_argument("--n-stories", type=int, default=60, help="stories for the head statistics")
+    args = parser.parse_args()
+    out, work = Path(args.out), Path(args.work)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name in args.variants:
+        results.append(measure(name, model_dir(name, work), args.n_stories))
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+        (out / "table.md").write_text(table(results))
+        print(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""experiments/head_grid.py: its variants are valid architectures and its measurement runs."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+from simplestories_interp import zoo
+from simplestories_interp.zoo.formats import save_native
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "head_grid.py"
+
+
+def _grid():
+    spec = importlib.util.spec_from_file_location("head_grid", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_variants_change_one_factor_each():
+    grid = _grid()
+    base = zoo.get_spec(grid.BASE)
+    for name, (arch, training) in grid.VARIANTS.items():
+        changed = zoo.ModelSpec(**{**{f: getattr(base, f) for f in ("name", "n_layers", "d_model", "n_heads",
+                                                                   "d_head", "n_key_value_heads", "d_mlp",
+                                                                   "d_vocab")}, **arch})
+        assert changed.n_heads * changed.d_head == changed.d_model  # heads split the residual stream
+        assert (name == "base") == (not arch and not training) and not (arch and training)
+        assert set(training) in (set(), {"positional"}, {"max_steps", "warmup_steps"})
+
+
+def test_measure_and_table(tiny_model, tmp_path):
+    grid = _grid()
+    directory = save_native(tiny_model, tmp_path / "tiny", training={"final": {"val_loss": 1.5, "tokens": 1000}})
+    result = grid.measure("tiny", directory, n_stories=4)
+    assert result["val_loss"] == 1.5 and len(result["heads"]) == tiny_model.cfg.n_heads * tiny_model.cfg.n_layers
+    assert all(abs(sum(h["argmax_offsets"]) - 1) < 1e-3 for h in result["heads"])
+    json.dumps(result)
+    row = grid.table([result]).splitlines()[-1]
+    assert row.startswith("| tiny | 32 | 4 | rotary | 1,000 | 1.5000 |")
