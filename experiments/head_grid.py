@@ -38,6 +38,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "16-heads": ({"n_heads": 16, "d_head": 16, "n_key_value_heads": 16}, {}),
     "d_model-128": ({"d_model": 128, "d_head": 16, "d_mlp": 341}, {}),
     "4x-tokens": ({}, {"max_steps": 1600, "warmup_steps": 160}),
+    # Same 6.5M tokens in 4x as many (smaller) updates: is it tokens or optimiser steps?
+    "4x-steps": ({}, {"max_steps": 1600, "batch_size": 8, "micro_batch_size": 8, "warmup_steps": 160,
+                      "eval_every": 200, "checkpoint_every": 400, "log_every": 40}),
 }
 
 

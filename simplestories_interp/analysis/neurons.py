@@ -12,6 +12,7 @@ for each unit the role that best explains its top activations (precision among t
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,13 +122,15 @@ class Explanation:
     """Share of all tokens that carry ``role`` (what precision would be by chance)."""
 
 
-def explain(top: TopK, min_activation: float = 0.0) -> list[Explanation]:
+def explain(top: TopK, min_activation: float = 0.0, only: Collection[str] | None = None) -> list[Explanation]:
     """For each unit, the annotated role with the highest precision among its top-k tokens.
 
     Only top tokens with activation above ``min_activation`` count (a dead unit's "top"
-    tokens are noise); units with none get role ``None``.
+    tokens are noise); units with none get role ``None``. ``only`` restricts the candidate roles
+    (e.g. to the semantic ones).
     """
-    roles = {r: m.ravel() for r, m in top.rows.roles().items() if r not in _IGNORED_ROLES}
+    roles = {r: m.ravel() for r, m in top.rows.roles().items()
+             if r not in _IGNORED_ROLES and (only is None or r in only)}
     base = {r: float(m.mean()) for r, m in roles.items()}
     out = []
     for unit in range(top.n_units):

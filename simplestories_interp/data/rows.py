@@ -145,6 +145,11 @@ _LEXICAL = {
 }
 
 
+# Roles that are the token's own identity (a lookup of the word), as opposed to what the word
+# does in the story (names, objects, places, actions, speakers): reported apart by the neuron figure.
+TOKEN_IDENTITY_ROLES = frozenset({*_LEXICAL, "punctuation", "eos"})
+
+
 def _lexical_roles(rows: Rows) -> dict[str, np.ndarray]:
     words = np.array([
         "" if a < 0 else rows.stories[s][a:b].lower()

@@ -4,74 +4,59 @@
   paragraph with two named characters looking for an object and going to a place;
 * Fig. 20: semantic heads of the same model on the same paragraph;
 * Fig. 21: top-activating tokens of neurons 0 and 1 of the penultimate layer, neuron 0 of the
-  layer before, and the single highest-activating neuron, over ~8k tokens of stories, with
-  the annotated role that explains each (our addition: ground truth from the corpus).
+  layer before, and the single highest-activating neuron, with the role that explains each, and
+  (the paper's claim is comparative) the role precision of every layer's neurons against a random
+  orthogonal basis of the same layer (``analysis.basis_control``).
 
 Offline it runs on the shipped models; any loadable model can be passed, including the
 paper's own (``roneneldan/TinyStories-1Layer-21M``, ``roneneldan/TinyStories-1M``) when online.
-Output: ``index.html`` linking every figure, and ``summary.txt`` with the findings.
+Output: ``index.html`` showing every figure inline (static thumbnails, a one-line "how to read
+this" and the finding), one interactive page per figure sharing one copy of the JavaScript,
+``summary.txt``, and JSON of every number (heads, neuron roles, neurons vs random basis).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from simplestories_interp.analysis.basis_control import LayerComparison, compare_bases
 from simplestories_interp.analysis.heads import HeadStats, as_records, head_statistics
-from simplestories_interp.analysis.neurons import explain, role_summary, scan
 from simplestories_interp.data.rows import build_rows
 from simplestories_interp.files import ensure_writable
+from simplestories_interp.report import thumbnails as th
 from simplestories_interp.report import views
 from simplestories_interp.report.config import FigureConfig
 from simplestories_interp.zoo.loading import load_model
 
 
-def _head_figures(cfg: FigureConfig, out: Path) -> tuple[list[HeadStats], list[str]]:
-    model = load_model(cfg.head_model, device=cfg.device)
-    n_ctx = min(model.cfg.n_ctx, 512)
-    rows = build_rows(cfg.data, model.tokenizer, n_ctx, cfg.head_stories)
-    stats = head_statistics(model, rows, progress=True)
-    records = as_records(stats)
-    (out / "heads.json").write_text(json.dumps(records, indent=1))
-    views.write(out / "heads_heatmap.html", views.page(
-        f"Head classes of {cfg.head_model}", views.heads_heatmap(records, model.cfg.n_layers, model.cfg.n_heads)
-        + _heads_table(stats)))
-    layer0 = [s for s in stats if s.layer == 0] or stats
-    positional = sorted((s for s in layer0 if s.head_class == "positional"), key=lambda s: -(s.offset or 0))
-    semantic = sorted((s for s in layer0 if s.head_class in ("semantic", "mixed")),
-                      key=lambda s: -s.far_content)[:3]
-    notes = []
-    closest = sorted(layer0, key=lambda s: -max(s.positional_share, max(s.offset_attention[1:])))[:3]
-    for name, heads, title in (("fig19_positional_heads.html", positional, "Fig. 19 — positional heads"),
-                               ("fig20_semantic_heads.html", semantic, "Fig. 20 — semantic heads")):
-        intro = f"<p>Model {cfg.head_model}. Hover over a token to see where it attends.</p>"
-        if not heads and name.startswith("fig19"):
-            intro += ("<p><b>No head of this model meets the positional criteria</b> (docs/heads.md); "
-                      "shown instead: the three heads closest to them.</p>")
-            heads = closest
-        if not heads:
-            views.write(out / name, views.page(title, "<p>No such head found in this model.</p>"))
-            continue
-        desc = "".join(f"<li>L{s.layer}H{s.head} ({s.head_class}): {_describe(s)}</li>" for s in heads)
-        body = intro + f"<ul>{desc}</ul>" + views.attention_view(model, cfg.text, [(s.layer, s.head) for s in heads])
-        views.write(out / name, views.page(title, body))
-    offsets = sorted({s.offset for s in positional})
-    notes.append(f"Heads ({cfg.head_model}): {len(positional)} positional head(s) in layer 0 at offsets "
-                 f"{offsets}; classes over all layers: " + _count(s.head_class for s in stats) + ".")
-    for s in semantic:
-        notes.append(f"  L{s.layer}H{s.head} ({s.head_class}): {_describe(s)}")
-    return stats, notes
+@dataclass
+class Report:
+    """What the figures add to the index and the summary."""
+
+    sections: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def section(self, title: str, how: str, body: str, finding: str, link: str | None = None) -> None:
+        more = f" <a href='{link}'>Open the interactive figure →</a>" if link else ""
+        self.sections.append(f"<div class='fig'><h2>{views.html.escape(title)}</h2><p class='how'>How to read this: "
+                             f"{how}</p>{body}<p class='finding'><b>Finding:</b> {finding}{more}</p></div>")
+
+
+def _page(title: str, body: str) -> str:
+    return views.page(title, body, head=f"<style>{th.CSS}</style>")
 
 
 def _describe(s: HeadStats) -> str:
     if s.head_class == "positional":
         return f"attends to offset {s.offset} (argmax there {s.positional_share:.0%} of the time)"
+    best = max(range(1, len(s.offset_attention)), key=lambda o: s.offset_attention[o])
     if s.head_class == "mixed" and s.far_content < 0.5:
-        best = max(range(1, len(s.offset_attention)), key=lambda o: s.offset_attention[o])
-        return (f"local: argmax on one offset {s.positional_share:.0%} of the time, mean attention "
-                f"{s.offset_attention[best]:.2f} to offset -{best}, {s.far_content:.0%} beyond the window")
+        return (f"local, not at one offset: argmax on one offset {s.positional_share:.0%} of the time, mean "
+                f"attention {s.offset_attention[best]:.2f} to offset -{best}, {s.far_content:.0%} beyond the window")
     role = f", favouring {s.top_role} tokens" if s.top_role else ""
     return (f"{s.far_content:.0%} of its attention goes beyond the local window to content tokens{role}; "
             f"entity lift {s.entity_lift:.1f}x, same-entity attention {s.same_entity:.2f}")
@@ -85,11 +70,12 @@ def _count(items) -> str:
 
 
 def _heads_table(stats: list[HeadStats]) -> str:
-    columns = ("head", "class", "offset", "Voita share", "conf.", "first tok.", "entropy", "far content",
-               "entity lift", "top role")
+    columns = ("head", "class", "offset", "argmax offsets (0 … -16, far)", "Voita share", "conf.", "first tok.",
+               "entropy", "far content", "entity lift", "top role")
     head = "<tr>" + "".join(f"<th>{c}</th>" for c in columns) + "</tr>"
     rows = "".join(
         f"<tr><td>L{s.layer}H{s.head}</td><td>{s.head_class}</td><td>{s.offset if s.offset is not None else ''}</td>"
+        f"<td>{th.offset_bars(s.argmax_offsets)}</td>"
         f"<td>{s.positional_share:.2f}</td><td>{s.confidence:.2f}</td><td>{s.first_token:.2f}</td>"
         f"<td>{s.entropy:.2f}</td><td>{s.far_content:.2f}</td><td>{s.entity_lift:.1f}</td>"
         f"<td>{s.top_role or ''}</td></tr>"
@@ -97,57 +83,173 @@ def _heads_table(stats: list[HeadStats]) -> str:
     return f"<table class='logits'>{head}{rows}</table>"
 
 
-def _neuron_figure(cfg: FigureConfig, out: Path) -> list[str]:
+def _head_sentences(heads: list[HeadStats], tokens: list[str], patterns, positional: bool) -> str:
+    """One highlighted paragraph per head (positional: the last word and the 20 tokens before it)."""
+    parts = []
+    for s in heads:
+        pattern = patterns[s.layer][s.head]
+        if positional:
+            query = max(i for i, t in enumerate(tokens) if t[:1].isalnum())
+            window = th.highlighted_sentence(tokens, pattern, query, start=max(0, query - 20))
+            extra = th.offset_bars(s.argmax_offsets)
+        else:
+            window = th.highlighted_sentence(tokens, pattern, th.pick_query(pattern, tokens))
+            extra = ""
+        parts.append(f"<div><b>L{s.layer}H{s.head}</b> <span class='meta'>{_describe(s)}</span> {extra}{window}</div>")
+    return "".join(parts)
+
+
+def _head_figures(cfg: FigureConfig, out: Path, report: Report) -> list[HeadStats]:
+    model = load_model(cfg.head_model, device=cfg.device)
+    rows = build_rows(cfg.data, model.tokenizer, min(model.cfg.n_ctx, 512), cfg.head_stories)
+    stats = head_statistics(model, rows, progress=True)
+    records = as_records(stats)
+    (out / "heads.json").write_text(json.dumps(records, indent=1))
+    shape = (model.cfg.n_layers, model.cfg.n_heads)
+    heatmap = views.heads_heatmap(records, *shape, shared_js=True)
+    views.write(out / "heads_heatmap.html", _page(f"Head classes of {cfg.head_model}", heatmap + _heads_table(stats)))
+    layer0 = [s for s in stats if s.layer == 0]
+    positional = sorted((s for s in layer0 if s.head_class == "positional"), key=lambda s: -(s.offset or 0))
+    semantic = sorted((s for s in layer0 if s.head_class == "semantic"), key=lambda s: -s.entity_lift)
+    offsets = sorted({s.offset for s in positional})
+    report.notes.append(f"Heads ({cfg.head_model}): {len(positional)} positional head(s) in layer 0 at offsets "
+                        f"{offsets}, {len(semantic)} semantic; classes over all layers: "
+                        + _count(s.head_class for s in stats) + ".")
+    report.notes += [f"  L{s.layer}H{s.head} ({s.head_class}): {_describe(s)}" for s in positional + semantic]
+    report.section(f"Heads of {cfg.head_model}: {_count(s.head_class for s in stats)}",
+                   "one cell per head, coloured by class; a positional cell names the offset it attends to "
+                   "(-1 = previous token). Criteria: docs/heads.md.",
+                   th.class_grid(records, *shape),
+                   f"{len(positional)} positional head(s) at offsets {offsets or 'none'} and {len(semantic)} semantic "
+                   f"head(s) over {rows.tokens.size:,} tokens of {len(rows.stories)} stories.", "heads_heatmap.html")
+    tokens, patterns = th.sentence_patterns(model, cfg.text)
+    _fig19(cfg, model, out, report, layer0, positional, tokens, patterns)
+    _fig20(cfg, model, out, report, layer0, semantic, tokens, patterns)
+    return stats
+
+
+def _fig19(cfg, model, out, report, layer0, positional, tokens, patterns) -> None:
+    heads, finding = positional, (f"{len(positional)} head(s) attend by distance, at offsets "
+                                  f"{sorted({s.offset for s in positional})}.")
+    if not heads:
+        heads = sorted(layer0, key=lambda s: -max(s.positional_share, max(s.offset_attention[1:])))[:3]
+        finding = ("no head of this model meets the positional criteria (docs/heads.md); shown: the three heads "
+                   "closest to them, described by their offsets.")
+    _figure_page(cfg, model, out, "fig19_positional_heads.html", "Fig. 19 — positional (distance-based) heads",
+                 heads, finding)
+    report.section("Fig. 19 — positional heads", "the boxed token is the query (the last word); each earlier token "
+                   "is shaded by the attention it gets from this head. Bars: how often the head's strongest "
+                   "attention falls on offset 0, -1, …, -16 or further back, over the corpus.",
+                   _head_sentences(heads, tokens, patterns, positional=True), finding, "fig19_positional_heads.html")
+
+
+def _fig20(cfg, model, out, report, layer0, semantic, tokens, patterns) -> None:
+    heads, finding = semantic[:4], (f"{len(semantic)} head(s) attend by content: "
+                                    + "; ".join(f"L{s.layer}H{s.head} entity lift {s.entity_lift:.1f}x"
+                                                + (f", favours {s.top_role}" if s.top_role else "")
+                                                for s in semantic[:4]) + ".")
+    if not heads:
+        heads = sorted(layer0, key=lambda s: -s.far_content)[:3]
+        finding = ("no head of this model meets the semantic criteria (docs/heads.md); shown: the heads with the "
+                   "most attention beyond the local window, which are mixed.")
+    _figure_page(cfg, model, out, "fig20_semantic_heads.html", "Fig. 20 — semantic heads", heads, finding)
+    report.section("Fig. 20 — semantic heads", "the boxed token is the word whose attention beyond its neighbours "
+                   "is most concentrated; the shading shows which earlier words this head reads.",
+                   _head_sentences(heads, tokens, patterns, positional=False), finding, "fig20_semantic_heads.html")
+
+
+def _figure_page(cfg, model, out: Path, name: str, title: str, heads: list[HeadStats], finding: str) -> None:
+    desc = "".join(f"<li>L{s.layer}H{s.head} ({s.head_class}): {_describe(s)}</li>" for s in heads)
+    body = (f"<p>Model {cfg.head_model}. {finding} Hover over a token to see where it attends.</p><ul>{desc}</ul>"
+            + views.attention_view(model, cfg.text, [(s.layer, s.head) for s in heads], shared_js=True))
+    views.write(out / name, _page(title, body))
+
+
+def _control_table(comparisons: list[LayerComparison]) -> str:
+    head = ("<tr><th>layer</th><th>semantic roles: neurons</th><th>random basis</th><th>token-identity roles: "
+            "neurons</th><th>random basis</th><th>semantic precision per unit</th></tr>")
+    rows = []
+    for c in comparisons:
+        cell = lambda g: f"{g.share_above:.0%} ({g.units_above}) · mean {g.mean_precision:.2f}"  # noqa: E731
+        hist = th.precision_histograms(c.neurons["semantic"].precisions, c.random["semantic"].precisions,
+                                       ("neurons", "random basis"))
+        rows.append(f"<tr><td>{c.hook.split('.')[1]}</td><td>{cell(c.neurons['semantic'])}</td>"
+                    f"<td>{cell(c.random['semantic'])}</td><td>{cell(c.neurons['token'])}</td>"
+                    f"<td>{cell(c.random['token'])}</td><td>{hist}</td></tr>")
+    return f"<table class='logits'>{head}{''.join(rows)}</table>"
+
+
+def _control_finding(comparisons: list[LayerComparison]) -> str:
+    n = len(comparisons)
+    sem = sum(c.neurons["semantic"].units_above > c.random["semantic"].units_above for c in comparisons)
+    tok = sum(c.neurons["token"].units_above > c.random["token"].units_above for c in comparisons)
+    t = comparisons[0].threshold
+    return (f"neurons have more units with a semantic role at precision >= {t} than a random orthogonal basis in "
+            f"{sem} of {n} layers, and more with a token-identity role in {tok} of {n}.")
+
+
+def _neuron_figure(cfg: FigureConfig, out: Path, report: Report) -> None:
     model = load_model(cfg.neuron_model, device=cfg.device)
     n_layers = model.cfg.n_layers
     rows = build_rows(cfg.data, model.tokenizer, model.cfg.n_ctx, cfg.neuron_stories)
-    tops = [scan(model, f"blocks.{layer}.mlp.hook_post", rows=rows, k=20)
-            for layer in tqdm(range(n_layers), desc="neurons")]
-    explanations = [explain(t) for t in tops]
+    comparisons = [compare_bases(model, layer, rows) for layer in tqdm(range(n_layers), desc="neurons")]
+    tops, explanations = [c.top for c in comparisons], [c.neuron_explanations for c in comparisons]
     penult = max(0, n_layers - 2)
-    other = max(0, penult - 1)
     best_layer = max(range(n_layers), key=lambda la: float(tops[la].max_per_unit.max()))
-    best_unit = int(tops[best_layer].max_per_unit.argmax())
     picks = [(penult, 0, "neuron 0 of the penultimate layer"), (penult, 1, "neuron 1 of the penultimate layer"),
-             (other, 0, "neuron 0 of another layer"), (best_layer, best_unit, "the highest-activating neuron")]
-    sections, notes = [], [f"Neurons ({cfg.neuron_model}, {rows.tokens.size} tokens of {len(rows.stories)} stories):"]
+             (max(0, penult - 1), 0, "neuron 0 of another layer"),
+             (best_layer, int(tops[best_layer].max_per_unit.argmax()), "the highest-activating neuron")]
+    sections, thumbs = [], []
+    report.notes.append(f"Neurons ({cfg.neuron_model}, {rows.tokens.size} tokens of {len(rows.stories)} stories):")
     for layer, unit, why in picks:
-        ex = explanations[layer][unit] if explanations[layer] else None
+        ex = explanations[layer][unit]
         sections.append(views.neuron_section(tops[layer], unit, model=model, explanation=ex,
                                              title=f"Layer {layer}, neuron {unit} — {why}"))
         role = (f"best role {ex.role} (precision {ex.precision:.2f}, base rate {ex.base_rate:.2f})"
-                if ex and ex.role else "no annotated role")
-        notes.append(f"  L{layer} N{unit} ({why}): {role}")
-    views.write(out / "fig21_neurons.html", views.page(
+                if ex.role else "no annotated role")
+        report.notes.append(f"  L{layer} N{unit} ({why}): {role}")
+        thumbs.append(f"<div><b>L{layer} N{unit}</b> <span class='meta'>{why}; {role}</span>"
+                      f"{th.top_examples(tops[layer], unit)}</div>")
+    control = _control_table(comparisons)
+    finding = _control_finding(comparisons)
+    views.write(out / "fig21_neurons.html", _page(
         "Fig. 21 — top-activating tokens of MLP neurons",
-        f"<p>Model {cfg.neuron_model}; {rows.tokens.size} tokens of {len(rows.stories)} stories. "
-        "Each line is a top-activating token (highlighted) in its sentence.</p>" + "".join(sections)))
-    # The role table: annotated roles on the synthetic corpus, lexical ones on any text.
+        f"<p>Model {cfg.neuron_model}; {rows.tokens.size} tokens of {len(rows.stories)} stories. Each line is a "
+        f"top-activating token (highlighted) in its sentence.</p>{''.join(sections)}"
+        f"<h2>Neurons vs a random orthogonal basis</h2><p>{finding}</p>{control}"))
     table = {f"blocks.{la}.mlp.hook_post": [vars(e) for e in explanations[la]] for la in range(n_layers)}
     (out / "neuron_roles.json").write_text(json.dumps(table, indent=1))
-    for la in range(n_layers):
-        s = role_summary(explanations[la])
-        notes.append(f"  layer {la}: {s['with_role']}/{s['units']} neurons have a role with precision >= 0.8 "
-                     f"{s['by_role']}")
-    return notes
+    (out / "neuron_control.json").write_text(json.dumps([c.as_dict() for c in comparisons], indent=1))
+    for c in comparisons:
+        n, r = c.neurons, c.random
+        report.notes.append(
+            f"  layer {c.hook.split('.')[1]}: units with a role at precision >= {c.threshold}: semantic "
+            f"{n['semantic'].units_above} neurons vs {r['semantic'].units_above} random directions, token-identity "
+            f"{n['token'].units_above} vs {r['token'].units_above} (of {len(c.neuron_explanations)}); "
+            f"neurons by role {n['semantic'].by_role} {n['token'].by_role}")
+    report.notes.append("  " + finding)
+    report.section("Fig. 21 — neurons, and neurons vs random directions",
+                   "each neuron's top-activating tokens, highlighted in their sentence; the table compares every "
+                   "layer's neurons with a random orthogonal basis of the same layer (same tokens, top-20, roles): "
+                   "share of units whose best role reaches the precision threshold, semantic roles (names, "
+                   "objects, places, actions, speakers) apart from token-identity ones (articles, punctuation).",
+                   "".join(thumbs) + control, finding, "fig21_neurons.html")
 
 
 def tinystories_figures(cfg: FigureConfig) -> Path:
     """Write all figures, ``index.html`` and ``summary.txt`` into ``cfg.out``."""
     out = Path(cfg.out)
     ensure_writable(out)
-    _, head_notes = _head_figures(cfg, out)
-    neuron_notes = _neuron_figure(cfg, out)
-    summary = "\n".join(head_notes + [""] + neuron_notes)
+    views.write_shared_js(out)
+    report = Report()
+    _head_figures(cfg, out, report)
+    report.notes.append("")
+    _neuron_figure(cfg, out, report)
+    summary = "\n".join(report.notes)
     (out / "summary.txt").write_text(summary + "\n")
-    links = [("fig19_positional_heads.html", "Fig. 19 — positional (distance-based) heads"),
-             ("fig20_semantic_heads.html", "Fig. 20 — semantic heads"),
-             ("heads_heatmap.html", "All heads: classes and statistics"),
-             ("fig21_neurons.html", "Fig. 21 — neurons and their roles"),
-             ("summary.txt", "Summary (text)"), ("heads.json", "Head statistics (JSON)")]
-    if (out / "neuron_roles.json").is_file():
-        links.append(("neuron_roles.json", "Neuron → role table (JSON)"))
-    body = "<ul>" + "".join(f"<li><a href='{f}'>{t}</a></li>" for f, t in links) + "</ul>"
-    body += f"<h2>Findings</h2><pre class='summary'>{views.html.escape(summary)}</pre>"
-    views.write(out / "index.html", views.page("TinyStories interpretability figures, reproduced", body))
+    files = ("summary.txt", "heads.json", "neuron_roles.json", "neuron_control.json")
+    links = " · ".join(f"<a href='{f}'>{f}</a>" for f in files)
+    body = (f"<p class='meta'>Heads: {cfg.head_model} · neurons: {cfg.neuron_model} · data: {cfg.data}. "
+            f"Every number: {links}.</p>" + "".join(report.sections))
+    views.write(out / "index.html", _page("TinyStories interpretability figures, reproduced", body))
     return out / "index.html"

@@ -2,19 +2,24 @@
 
 Every view is a self-contained HTML file that opens without a network: neuron pages are plain
 HTML/CSS with inline SVG histograms (no JavaScript at all, so any number of neurons fit on a
-page); the head heat map inlines plotly's JavaScript once; attention patterns use
-circuitsvis's ``local_src`` (its bundle inlined, once per file). Text versions serve
-terminals and notebooks.
+page); the head heat map and attention patterns need plotly's and circuitsvis's JavaScript
+(1-4 MB each): a single view inlines it, so the file stands alone; a report of several pages
+writes each library once into its folder (:func:`write_shared_js`) and the pages load it with a
+relative ``<script src>``, which works offline from ``file://``. Text versions serve terminals
+and notebooks.
 """
 
 from __future__ import annotations
 
 import html
+import shutil
 from pathlib import Path
+from uuid import uuid4
 
 import torch
 
 from simplestories_interp.analysis.neurons import Explanation, TopK, logit_effect, quantile_examples
+from simplestories_interp.report.thumbnails import CLASS_COLORS
 
 CSS = """
 body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto;
@@ -33,6 +38,21 @@ table.logits td { padding: 1px 8px; font-family: monospace; }
 a { color: #36c; }
 pre.summary { background: #f6f6f6; padding: 1em; white-space: pre-wrap; }
 """
+
+
+# The shared JavaScript files of a report folder, by library.
+PLOTLY_JS, CIRCUITSVIS_JS = "plotly.min.js", "circuitsvis.js"
+
+
+def write_shared_js(folder: str | Path) -> None:
+    """Write plotly's and circuitsvis's bundles once into ``folder`` (for ``shared_js=True`` views)."""
+    import circuitsvis
+    import plotly.offline
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PLOTLY_JS).write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
+    shutil.copyfile(Path(circuitsvis.__file__).parent / "dist" / "cdn" / "iife.js", folder / CIRCUITSVIS_JS)
 
 
 def page(title: str, body: str, head: str = "") -> str:
@@ -137,12 +157,13 @@ def neuron_text(top: TopK, unit: int, *, n_top: int = 8, explanation: Explanatio
     return "\n".join(lines)
 
 
-def heads_heatmap(records: list[dict], n_layers: int, n_heads: int, title: str = "Head classes") -> str:
-    """A plotly heat map of layer x head coloured by class, JavaScript inlined (offline)."""
+def heads_heatmap(records: list[dict], n_layers: int, n_heads: int, title: str = "Head classes", *,
+                  shared_js: bool = False) -> str:
+    """A plotly heat map of layer x head coloured by class; plotly's JavaScript inlined, or loaded
+    from the report folder's shared copy (``shared_js``)."""
     import plotly.graph_objects as go
 
-    classes = ["positional", "semantic", "mixed", "sink"]
-    colors = ["#4c78a8", "#e45756", "#bab0ac", "#54a24b"]
+    classes, colors = list(CLASS_COLORS), list(CLASS_COLORS.values())
     z = [[None] * n_heads for _ in range(n_layers)]
     text = [[""] * n_heads for _ in range(n_layers)]
     for r in records:
@@ -158,18 +179,28 @@ def heads_heatmap(records: list[dict], n_layers: int, n_heads: int, title: str =
     fig.update_layout(title=title, height=120 + 60 * n_layers, yaxis_autorange="reversed",
                       margin={"l": 80, "r": 20, "t": 60, "b": 40})
     legend = " · ".join(f"<span style='color:{c}'>■</span> {k}" for k, c in zip(classes, colors, strict=True))
-    return fig.to_html(full_html=False, include_plotlyjs=True) + f"<p class='meta'>{legend}</p>"
+    return (fig.to_html(full_html=False, include_plotlyjs=PLOTLY_JS if shared_js else True)
+            + f"<p class='meta'>{legend}</p>")
 
 
-def attention_view(model, text: str, heads: list[tuple[int, int]], *, prepend_bos: bool = True) -> str:
-    """circuitsvis attention patterns of the given (layer, head) pairs on ``text``, offline."""
+def attention_view(model, text: str, heads: list[tuple[int, int]], *, prepend_bos: bool = True,
+                   shared_js: bool = False) -> str:
+    """circuitsvis attention patterns of the given (layer, head) pairs on ``text``, offline: the
+    circuitsvis bundle inlined, or loaded from the report folder's shared copy (``shared_js``)."""
     import circuitsvis as cv
+    from circuitsvis.utils.convert_props import convert_props
 
     tokens = model.to_tokens(text, prepend_bos=prepend_bos)
     _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"))
-    patterns = torch.stack([cache[f"blocks.{layer}.attn.hook_pattern"][0, h] for layer, h in heads])
+    patterns = torch.stack([cache[f"blocks.{layer}.attn.hook_pattern"][0, h] for layer, h in heads]).cpu()
     names = [f"L{layer}H{h}" for layer, h in heads]
-    view = cv.attention.attention_heads(attention=patterns.cpu(), tokens=model.to_str_tokens(tokens[0]),
-                                        attention_head_names=names)
-    return view.local_src
-
+    str_tokens = model.to_str_tokens(tokens[0])
+    if not shared_js:
+        return cv.attention.attention_heads(attention=patterns, tokens=str_tokens,
+                                            attention_head_names=names).local_src
+    # A classic (not module) script: module scripts from file:// are blocked by browsers.
+    uid = "circuits-vis-" + uuid4().hex[:13]
+    props = convert_props({"attention": patterns, "tokens": str_tokens, "attentionHeadNames": names})
+    props = props.replace("</", "<\\/")  # user text must not close the script element
+    return (f"<div id='{uid}' style='margin: 15px 0;'></div><script src='{CIRCUITSVIS_JS}'></script>"
+            f"<script>CircuitsVis.render('{uid}', CircuitsVis.AttentionHeads, {props});</script>")
