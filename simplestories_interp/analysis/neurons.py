@@ -136,7 +136,7 @@ def explain(top: TopK, min_activation: float = 0.0, only: Collection[str] | None
     for unit in range(top.n_units):
         keep = top.values[unit] > min_activation
         idx = top.index[unit][keep].numpy()
-        if len(idx) == 0:
+        if len(idx) == 0 or not roles:  # a dead unit, or no roles on this text
             out.append(Explanation(unit, None, 0.0, 0.0))
             continue
         precision = {r: float(m[idx].mean()) for r, m in roles.items()}

@@ -184,6 +184,10 @@ def _control_finding(comparisons: list[LayerComparison]) -> str:
     sem = sum(c.neurons["semantic"].units_above > c.random["semantic"].units_above for c in comparisons)
     tok = sum(c.neurons["token"].units_above > c.random["token"].units_above for c in comparisons)
     t = comparisons[0].threshold
+    if not comparisons[0].semantic_roles:
+        return (f"this text has no semantic role annotations, so only token-identity roles (articles, punctuation, "
+                f"...) are compared: neurons have more units with such a role at precision >= {t} than a random "
+                f"orthogonal basis in {tok} of {n} layers.")
     return (f"neurons have more units with a semantic role at precision >= {t} than a random orthogonal basis in "
             f"{sem} of {n} layers, and more with a token-identity role in {tok} of {n}.")
 

@@ -45,3 +45,18 @@ def test_report_shares_its_javascript(tiny_report):
 def test_reproduce_bad_model(capsys, tmp_path):
     code = main(["reproduce", "tinystories", "--out", str(tmp_path), "--head-model", "SimpleStories-1L"])
     assert code == 2 and "Did you mean" in capsys.readouterr().err
+
+
+def test_reproduce_on_plain_text(tiny_report, tmp_path):
+    """Any .txt file works: roles come from the lexical tagger, and the report says what it lacks."""
+    models = tiny_report[2].parent
+    stories = "\n\n".join(f"Once upon a time, a girl named Sue had a {t}. Sue loved the {t}. She played with it."
+                          for t in ("kite", "boat", "cake", "hat", "ball", "drum") * 4)
+    (tmp_path / "my_stories.txt").write_text(stories)
+    code = main(["reproduce", "tinystories", "--out", str(tmp_path / "r"), "--head-model", str(models / "h"),
+                 "--neuron-model", str(models / "n"), "--data", str(tmp_path / "my_stories.txt"),
+                 "--neuron-stories", "20", "--head-stories", "20", "--device", "cpu"])
+    assert code == 0
+    control = json.loads((tmp_path / "r" / "neuron_control.json").read_text())
+    assert control[0]["semantic_roles"] == [] and control[0]["neurons"]["token"]["units_above"] >= 0
+    assert "no semantic role annotations" in (tmp_path / "r" / "index.html").read_text()
