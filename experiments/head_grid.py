@@ -22,9 +22,12 @@ import dataclasses
 import json
 from pathlib import Path
 
+import torch
+
 import simplestories_interp as ssi
 from simplestories_interp import zoo
 from simplestories_interp.analysis.heads import HeadStats, head_statistics
+from simplestories_interp.data.rows import build_rows
 
 BASE = "SynthStories-1L"
 # The shipped head model's recipe (models/SynthStories-1L/README.md).
@@ -41,6 +44,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     # Same 6.5M tokens in 4x as many (smaller) updates: is it tokens or optimiser steps?
     "4x-steps": ({}, {"max_steps": 1600, "batch_size": 8, "micro_batch_size": 8, "warmup_steps": 160,
                       "eval_every": 200, "checkpoint_every": 400, "log_every": 40}),
+    # Learned positions are 512 separate vectors: do they need the extra updates more than RoPE does?
+    "abspos-4x-steps": ({}, {"positional": "absolute", "max_steps": 1600, "batch_size": 8, "micro_batch_size": 8,
+                             "warmup_steps": 160, "eval_every": 200, "checkpoint_every": 400, "log_every": 40}),
 }
 
 
@@ -69,30 +75,52 @@ def head_record(s: HeadStats) -> dict:
             "entropy": round(s.entropy, 3), "first_token": round(s.first_token, 3)}
 
 
+@torch.no_grad()
+def distance_dependence(model, rows, max_offset: int = 64, n_rows: int = 8) -> list[float]:
+    """Per head (layer by layer): mean total-variation distance between a query's attention (over
+    offsets 0 ... ``max_offset``, the rest lumped) and the head's average attention by offset.
+    0 = the pattern depends on distance only (a positional head); near 1 = it depends on content."""
+    _, cache = model.run_with_cache(torch.from_numpy(rows.tokens[:n_rows]),
+                                    names_filter=lambda n: n.endswith("attn.hook_pattern"))
+    out = []
+    for layer in range(model.cfg.n_layers):
+        pattern = cache[f"blocks.{layer}.attn.hook_pattern"].double()  # [batch, head, q, k]
+        offsets = min(max_offset, pattern.shape[-1] // 2)
+        q = torch.arange(offsets, pattern.shape[-1])
+        by_offset = torch.stack([pattern[:, :, q, q - o] for o in range(offsets + 1)], -1)  # [b, h, q, o]
+        by_offset = torch.cat([by_offset, 1 - by_offset.sum(-1, keepdim=True)], -1)
+        profile = by_offset.mean((0, 2), keepdim=True)
+        out += [round(float(x), 3) for x in (0.5 * (by_offset - profile).abs().sum(-1)).mean((0, 2))]
+    return out
+
+
 def measure(name: str, directory: Path, n_stories: int) -> dict:
     model = ssi.load_model(directory, device="cpu")
     card = json.loads((directory / "training_config.json").read_text())
-    stats = head_statistics(model, source="synthetic:2023", n_stories=n_stories, progress=True)
+    rows = build_rows("synthetic:2023", model.tokenizer, model.cfg.n_ctx, n_stories)
+    stats = head_statistics(model, rows, progress=True)
+    tv = distance_dependence(model, rows)
     classes = [s.head_class for s in stats]
     return {"variant": name, "directory": str(directory), "val_loss": card["final"]["val_loss"],
             "tokens": card["final"]["tokens"], "n_heads": model.cfg.n_heads, "d_model": model.cfg.d_model,
             "positions": model.cfg.positional_embedding_type,
             "classes": {c: classes.count(c) for c in sorted(set(classes))},
             "positional_offsets": sorted({s.offset for s in stats if s.head_class == "positional"}),
-            "heads": [head_record(s) for s in stats]}
+            "distance_tv": tv, "heads": [{**head_record(s), "distance_tv": t} for s, t in zip(stats, tv, strict=True)]}
 
 
 def table(results: list[dict]) -> str:
     lines = ["| variant | d_model | heads | positions | tokens | val loss | classes | positional offsets | "
-             "best Voita share | per head: class (top argmax offset, share) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "best Voita share | distance TV (min-max) | per head: class (top argmax offset, share) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         heads = "; ".join(f"{h['class'][:3]} ({h['top_offsets'][0][0]}, {h['top_offsets'][0][1]:.2f})"
                           for h in r["heads"])
         classes = ", ".join(f"{n} {c}" for c, n in r["classes"].items())
         best = max(h["voita_share"] for h in r["heads"])
         lines.append(f"| {r['variant']} | {r['d_model']} | {r['n_heads']} | {r['positions']} | {r['tokens']:,} | "
-                     f"{r['val_loss']:.4f} | {classes} | {r['positional_offsets'] or 'none'} | {best:.2f} | {heads} |")
+                     f"{r['val_loss']:.4f} | {classes} | {r['positional_offsets'] or 'none'} | {best:.2f} | "
+                     f"{min(r['distance_tv']):.2f}-{max(r['distance_tv']):.2f} | {heads} |")
     return "\n".join(lines) + "\n"
 
 

@@ -26,7 +26,13 @@ def test_variants_change_one_factor_each():
                                                                    "d_vocab")}, **arch})
         assert changed.n_heads * changed.d_head == changed.d_model  # heads split the residual stream
         assert (name == "base") == (not arch and not training) and not (arch and training)
-        assert set(training) in (set(), {"positional"}, {"max_steps", "warmup_steps"})
+        steps = {"max_steps", "batch_size", "micro_batch_size", "warmup_steps", "eval_every", "checkpoint_every",
+                 "log_every"}
+        allowed = (set(), {"positional"}, {"max_steps", "warmup_steps"}, steps, steps | {"positional"})
+        assert set(training) in allowed
+        if "batch_size" in training:  # more updates, the same tokens
+            recipe = grid.RECIPE["max_steps"] * grid.RECIPE["batch_size"]
+            assert training["max_steps"] * training["batch_size"] == recipe
 
 
 def test_measure_and_table(tiny_model, tmp_path):
@@ -35,6 +41,7 @@ def test_measure_and_table(tiny_model, tmp_path):
     result = grid.measure("tiny", directory, n_stories=4)
     assert result["val_loss"] == 1.5 and len(result["heads"]) == tiny_model.cfg.n_heads * tiny_model.cfg.n_layers
     assert all(abs(sum(h["argmax_offsets"]) - 1) < 1e-3 for h in result["heads"])
+    assert all(0 <= h["distance_tv"] <= 1 for h in result["heads"])
     json.dumps(result)
     row = grid.table([result]).splitlines()[-1]
     assert row.startswith("| tiny | 32 | 4 | rotary | 1,000 | 1.5000 |")
