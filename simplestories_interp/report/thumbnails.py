@@ -139,9 +139,10 @@ def top_examples(top: TopK, unit: int, n: int = 3) -> str:
     return "".join(lines)
 
 
-def sentence_patterns(model, text: str) -> tuple[list[str], list[Float[Tensor, "head q k"]]]:
-    """The tokens of ``text`` (with BOS) and every layer's attention patterns on it."""
-    tokens = model.to_tokens(text, prepend_bos=True)
+def sentence_patterns(model, text: str, *,
+                      prepend_bos: bool = True) -> tuple[list[str], list[Float[Tensor, "head q k"]]]:
+    """The tokens of ``text`` and every layer's attention patterns on it (on the CPU)."""
+    tokens = model.to_tokens(text, prepend_bos=prepend_bos)
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"))
     patterns = [cache[f"blocks.{layer}.attn.hook_pattern"][0].cpu() for layer in range(model.cfg.n_layers)]

@@ -19,7 +19,7 @@ from uuid import uuid4
 import torch
 
 from simplestories_interp.analysis.neurons import Explanation, TopK, logit_effect, quantile_examples
-from simplestories_interp.report.thumbnails import CLASS_COLORS
+from simplestories_interp.report.thumbnails import CLASS_COLORS, sentence_patterns
 
 CSS = """
 body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto;
@@ -190,11 +190,9 @@ def attention_view(model, text: str, heads: list[tuple[int, int]], *, prepend_bo
     import circuitsvis as cv
     from circuitsvis.utils.convert_props import convert_props
 
-    tokens = model.to_tokens(text, prepend_bos=prepend_bos)
-    _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"))
-    patterns = torch.stack([cache[f"blocks.{layer}.attn.hook_pattern"][0, h] for layer, h in heads]).cpu()
+    str_tokens, by_layer = sentence_patterns(model, text, prepend_bos=prepend_bos)
+    patterns = torch.stack([by_layer[layer][h] for layer, h in heads])
     names = [f"L{layer}H{h}" for layer, h in heads]
-    str_tokens = model.to_str_tokens(tokens[0])
     if not shared_js:
         return cv.attention.attention_heads(attention=patterns, tokens=str_tokens,
                                             attention_head_names=names).local_src
