@@ -104,3 +104,11 @@ class DataError(SSIError, ValueError):
 
 class ConfigError(SSIError, ValueError):
     """A training or job configuration with unknown keys or invalid values."""
+
+
+class IntegrityError(SSIError, ValueError):
+    """Stored data whose size or checksum differs from what was recorded when it was written."""
+
+
+class OutputInUseError(SSIError, RuntimeError):
+    """An output folder that another running ssi job is writing, or that holds another kind of artifact."""
