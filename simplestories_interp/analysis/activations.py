@@ -5,17 +5,22 @@ stopping after the last layer needed and keeping only the requested hooks, and w
 fixed-size shards (``shard_00000.safetensors``: one ``[tokens, d]`` tensor per hook plus the
 ``[rows, n_ctx]`` token ids). A shard enters ``manifest.json`` only after its file is
 complete and renamed into place, so a killed run never lists a partial shard; rerun with the
-same arguments, it skips the rows already stored and ends with the same store. Memory stays
-bounded: one batch of activations and one shard buffer at a time.
+same arguments, it skips the rows already stored (after checking them) and ends with the same
+store. Memory stays bounded: one batch of activations and one shard buffer at a time. Only
+token-shaped hooks (``[batch, pos, d]``) can be cached; others are refused before anything is
+written.
 
 Reading (:class:`ActivationStore`): shuffled ``[batch, d]`` tensors for SAE training, random
-access by token index, and the token ids and context behind each row.
+access by token index, and the token ids and context behind each row. Every shard is checked
+when it is opened: its size against the manifest each time, its sha256 the first time in a
+process; :meth:`ActivationStore.verify` checks them all at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
@@ -34,10 +39,12 @@ from simplestories_interp.devices import parse_dtype
 from simplestories_interp.errors import (
     ConfigError,
     IndexOutOfRangeError,
+    IntegrityError,
+    InvalidArgumentError,
     MissingDirectoryError,
     UnknownHookError,
 )
-from simplestories_interp.files import atomic_write_text, ensure_writable
+from simplestories_interp.files import atomic_write_text, claim_output
 
 MANIFEST = "manifest.json"
 
@@ -54,7 +61,7 @@ class Manifest:
     n_stories: int | None
     rows_per_shard: int
     shards: list[dict] = field(default_factory=list)
-    """One entry per complete shard: file, rows, tokens, sha256."""
+    """One entry per complete shard: file, rows, tokens, sha256, bytes (absent in older stores)."""
     complete: bool = False
 
     @property
@@ -86,6 +93,41 @@ def _write_manifest(out: Path, manifest: Manifest) -> None:
     atomic_write_text(out / MANIFEST, json.dumps(asdict(manifest), indent=1))
 
 
+def _sha256_file(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _positive(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
+
+
+# [batch, pos, head, d_head] hooks: stored flattened, one n_heads * d_head vector per token.
+PER_HEAD_HOOKS = ("hook_z", "hook_q", "hook_k", "hook_v", "hook_result")
+
+
+def _check_token_shaped(model: HookedTransformer, hooks: Sequence[str], stop: int | None) -> None:
+    """Refuse hooks whose activation is not [batch, pos, d], from a forward pass over 2 short rows."""
+    n_pos = min(model.cfg.n_ctx, 5)
+    tokens = torch.zeros((2, n_pos), dtype=torch.long, device=next(model.parameters()).device)
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def record(act: torch.Tensor, hook) -> None:
+        shapes[hook.name] = tuple(act.shape)
+
+    with torch.no_grad():
+        model.run_with_hooks(tokens, fwd_hooks=[(h, record) for h in hooks], stop_at_layer=stop, return_type=None)
+    for h in hooks:
+        shape = shapes.get(h)
+        per_head = h.rsplit(".", 1)[-1] in PER_HEAD_HOOKS and shape is not None and len(shape) == 4
+        if shape is None or not (len(shape) == 3 or per_head) or shape[:2] != (2, n_pos):
+            got = "no activation" if shape is None else f"shape {list(shape)} for 2 rows of {n_pos} tokens"
+            raise InvalidArgumentError(
+                f"hook {h!r} is not token-shaped ({got}); the activation store holds one vector per token: "
+                "cache a [batch, pos, d] hook such as blocks.L.hook_resid_post or blocks.L.mlp.hook_post")
+
+
 def cache_activations(
     model: HookedTransformer,
     hooks: Sequence[str] | str,
@@ -100,12 +142,24 @@ def cache_activations(
 ) -> ActivationStore:
     """Cache ``hooks`` of ``model`` over ``n_stories`` stories of ``source`` into ``out``.
 
-    Resumes automatically when ``out`` holds a partial store written with the same settings.
+    Resumes automatically when ``out`` holds a partial store written with the same settings (the
+    shards it keeps are verified first). Everything is checked before anything is written: a
+    bad argument or a hook that is not ``[batch, pos, d]`` leaves no trace on disk.
     """
+    _positive("batch_size", batch_size)
+    _positive("rows_per_shard", rows_per_shard)
     hooks = parse_hooks(model, [hooks] if isinstance(hooks, str) else hooks)
     torch_dtype = parse_dtype(dtype)
-    out = Path(out)
-    ensure_writable(out)
+    stop, device = stop_layer(model, hooks), next(model.parameters()).device
+    _check_token_shaped(model, hooks, stop)
+    with claim_output(out, "activation store") as out:
+        return _fill_store(model, hooks, out, source, n_stories, batch_size, rows_per_shard, torch_dtype, device,
+                           stop, progress)
+
+
+def _fill_store(model, hooks, out: Path, source, n_stories, batch_size, rows_per_shard, torch_dtype, device, stop,
+                progress) -> ActivationStore:
+    """Run the model and append shards to ``out`` until the source is exhausted (resumes a partial store)."""
     manifest = Manifest(model.cfg.model_name, model_fingerprint(model),
                         {h: 0 for h in hooks}, str(torch_dtype).removeprefix("torch."),
                         model.cfg.n_ctx, source, n_stories, rows_per_shard)
@@ -115,7 +169,7 @@ def cache_activations(
         manifest = old
         if manifest.complete:
             return ActivationStore(out)
-    stop, device = stop_layer(model, hooks), next(model.parameters()).device
+        ActivationStore(out).verify()  # appending to damaged shards would hide the damage
     buffer: dict[str, list[torch.Tensor]] = {h: [] for h in hooks}
     rows: list[np.ndarray] = []
     bar = tqdm(disable=not progress, desc="caching", unit=" rows", initial=manifest.rows)
@@ -149,9 +203,9 @@ def _flush(out: Path, manifest: Manifest, rows: list[np.ndarray], buffer: dict, 
     name = f"shard_{len(manifest.shards):05d}.safetensors"
     tmp = out / (name + ".tmp")
     save_file(tensors, str(tmp))
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    digest, size = _sha256_file(tmp), tmp.stat().st_size
     os.replace(tmp, out / name)
-    manifest.shards.append({"file": name, "rows": n, "tokens": n * n_ctx, "sha256": digest})
+    manifest.shards.append({"file": name, "rows": n, "tokens": n * n_ctx, "sha256": digest, "bytes": size})
     _write_manifest(out, manifest)
     rest_rows = [all_rows[n:]] if len(all_rows) > n else []
     rest = {h: [torch.cat(v)[n * n_ctx:]] if rest_rows else [] for h, v in buffer.items()}
@@ -167,6 +221,8 @@ class ActivationStore:
             raise MissingDirectoryError(f"{str(self.path)!r} is not an activation store (no {MANIFEST})")
         self.manifest = Manifest(**json.loads((self.path / MANIFEST).read_text()))
         self._offsets = np.cumsum([0] + [s["tokens"] for s in self.manifest.shards])
+        self._verified: set[int] = set()
+        """Shards whose sha256 was checked by this object (sizes are checked on every open)."""
 
     @property
     def hooks(self) -> list[str]:
@@ -189,8 +245,49 @@ class ActivationStore:
             raise UnknownHookError(str(hook), self.hooks)
         return hook
 
+    def _damaged(self, file: Path, what: str) -> IntegrityError:
+        return IntegrityError(
+            f"activation store shard {str(file)!r} {what}: the store is damaged; recompute it by deleting "
+            f"{str(self.path)!r} and rerunning the same `ssi cache` command")
+
+    def _check(self, shard: int, *, checksum: bool) -> Path:
+        """The path of a shard after checking that it exists, its size and (if ``checksum``) its sha256."""
+        entry = self.manifest.shards[shard]
+        file = self.path / entry["file"]
+        try:
+            size = file.stat().st_size
+        except FileNotFoundError:
+            raise self._damaged(file, "is missing") from None
+        if "bytes" in entry and size != entry["bytes"]:
+            raise self._damaged(file, f"has size {size} bytes, expected {entry['bytes']}")
+        if checksum and "sha256" in entry:
+            digest = _sha256_file(file)
+            if digest != entry["sha256"]:
+                raise self._damaged(file, f"has a checksum mismatch (sha256 {digest[:16]}..., "
+                                          f"expected {entry['sha256'][:16]}...)")
+        self._verified.add(shard)
+        return file
+
+    def _open(self, shard: int):
+        """``safe_open`` of a checked shard (sha256 only the first time this object opens it)."""
+        file = self._check(shard, checksum=shard not in self._verified)
+        try:
+            return safe_open(str(file), "pt")
+        except SafetensorError as exc:  # only reachable for stores without recorded sizes/checksums
+            raise self._damaged(file, f"cannot be read ({exc})") from exc
+
+    def verify(self, progress: bool = False) -> int:
+        """Check every shard's size and sha256; return the number of shards checked.
+
+        Raises :class:`~simplestories_interp.errors.IntegrityError` on the first bad shard.
+        """
+        n = len(self.manifest.shards)
+        for shard in tqdm(range(n), disable=not progress, desc="verifying", unit=" shards"):
+            self._check(shard, checksum=True)
+        return n
+
     def _tensor(self, shard: int, key: str) -> torch.Tensor:
-        with safe_open(str(self.path / self.manifest.shards[shard]["file"]), "pt") as f:
+        with self._open(shard) as f:
             return f.get_tensor(key)
 
     def shard(self, index: int, hook: str | None = None) -> torch.Tensor:
@@ -203,7 +300,7 @@ class ActivationStore:
     def get(self, index: int, hook: str | None = None) -> torch.Tensor:
         """The activation vector of global token ``index``."""
         shard, local = self._locate(index)
-        with safe_open(str(self.path / self.manifest.shards[shard]["file"]), "pt") as f:
+        with self._open(shard) as f:
             return f.get_slice(self._hook(hook))[local:local + 1][0]
 
     def _locate(self, index: int) -> tuple[int, int]:

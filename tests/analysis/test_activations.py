@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from simplestories_interp.analysis.activations import cache_activations
+from simplestories_interp.analysis import activations
+from simplestories_interp.analysis.activations import ActivationStore, cache_activations
 from simplestories_interp.data.rows import iter_row_batches
 from simplestories_interp.errors import (
     ConfigError,
+    IntegrityError,
     InvalidArgumentError,
     MissingDirectoryError,
     UnknownHookError,
@@ -72,6 +74,114 @@ def test_bad_input(tiny_model, tmp_path):
         cache_activations(other, HOOKS[0], tmp_path / "s", n_stories=10, progress=False)
 
 
+@pytest.fixture
+def small_store(tiny_model, tmp_path):
+    """A finished store of several shards (rows_per_shard 4)."""
+    cache_activations(tiny_model, HOOKS, tmp_path / "s", n_stories=10, rows_per_shard=4, progress=False)
+    return tmp_path / "s"
+
+
+def _reads(store):
+    """Each way a store opens a shard: whole shard, one token's vector, token context, training batches."""
+    shard_1_token = int(store._offsets[1])
+    return [lambda: store.shard(1, HOOKS[0]), lambda: store.get(shard_1_token, HOOKS[1]),
+            lambda: store.token(shard_1_token), lambda: list(store.batches(64, HOOKS[0]))]
+
+
+def test_verify_a_good_store(small_store):
+    store = ActivationStore(small_store)
+    manifest = json.loads((small_store / "manifest.json").read_text())
+    assert len(manifest["shards"]) > 2
+    assert all(s["bytes"] == (small_store / s["file"]).stat().st_size for s in manifest["shards"])
+    assert store.verify() == len(manifest["shards"])
+
+
+def test_overwritten_shard_is_refused(small_store):
+    shard = small_store / "shard_00001.safetensors"
+    data = bytearray(shard.read_bytes())
+    data[-16:] = bytes(16)  # activation bytes, same size: safetensors itself reads this happily
+    shard.write_bytes(bytes(data))
+    for read in _reads(ActivationStore(small_store)):
+        with pytest.raises(IntegrityError, match=r"shard_00001\.safetensors' has a checksum mismatch.*"
+                                                 r"deleting .* rerunning the same `ssi cache` command"):
+            read()
+    ActivationStore(small_store).shard(0, HOOKS[0])  # the good shards stay readable
+    with pytest.raises(IntegrityError, match="shard_00001"):
+        ActivationStore(small_store).verify()
+
+
+def test_truncated_shard_is_refused(small_store):
+    shard = small_store / "shard_00001.safetensors"
+    size = shard.stat().st_size
+    os.truncate(shard, size // 2)
+    for read in _reads(ActivationStore(small_store)):
+        with pytest.raises(IntegrityError, match=f"shard_00001.safetensors' has size {size // 2} bytes, "
+                                                 f"expected {size}"):
+            read()
+    # A store written before sizes were recorded: the checksum catches it, not a safetensors traceback.
+    manifest = json.loads((small_store / "manifest.json").read_text())
+    for entry in manifest["shards"]:
+        del entry["bytes"]
+    (small_store / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IntegrityError, match="shard_00001.safetensors' has a checksum mismatch"):
+        ActivationStore(small_store).shard(1, HOOKS[0])
+
+
+def test_missing_shard_is_refused(small_store):
+    (small_store / "shard_00001.safetensors").unlink()
+    for read in _reads(ActivationStore(small_store)):
+        with pytest.raises(IntegrityError, match="shard_00001.safetensors' is missing"):
+            read()
+    with pytest.raises(IntegrityError, match="is missing"):
+        ActivationStore(small_store).verify()
+
+
+def test_checksum_once_per_shard_and_store(small_store, monkeypatch):
+    hashed = []
+    real = activations._sha256_file
+    monkeypatch.setattr(activations, "_sha256_file", lambda path: hashed.append(path.name) or real(path))
+    store = ActivationStore(small_store)
+    for _ in range(3):
+        store.shard(0, HOOKS[0])
+        store.get(1, HOOKS[1])
+    assert hashed == ["shard_00000.safetensors"]
+    (small_store / "shard_00000.safetensors").unlink()  # the size/existence check runs on every open
+    with pytest.raises(IntegrityError, match="is missing"):
+        store.shard(0, HOOKS[0])
+
+
+def test_resume_verifies_the_shards_it_keeps(tiny_model, small_store):
+    manifest = json.loads((small_store / "manifest.json").read_text())
+    manifest["complete"] = False
+    manifest["shards"] = manifest["shards"][:2]  # as if killed after two shards
+    (small_store / "manifest.json").write_text(json.dumps(manifest))
+    shard = small_store / "shard_00000.safetensors"
+    shard.write_bytes(shard.read_bytes()[:-4] + bytes(4))
+    with pytest.raises(IntegrityError, match="shard_00000.safetensors' has a checksum mismatch"):
+        cache_activations(tiny_model, HOOKS, small_store, n_stories=10, rows_per_shard=4, progress=False)
+
+
+@pytest.mark.parametrize("hook", ["blocks.0.attn.hook_pattern", "blocks.0.attn.hook_attn_scores"])
+def test_hooks_that_are_not_token_shaped_are_refused(tiny_model, tmp_path, hook):
+    with pytest.raises(InvalidArgumentError, match=rf"{hook.replace('.', '[.]')}.*shape \[2, .*hook_resid_post"):
+        cache_activations(tiny_model, [HOOKS[0], hook], tmp_path / "p" / "s", n_stories=10, progress=False)
+    assert not (tmp_path / "p").exists()
+
+
+def test_per_head_hooks_are_stored_flattened(tiny_model, tmp_path):
+    """hook_z is [batch, pos, head, d_head]: one n_heads * d_head vector per token, readable back."""
+    store = cache_activations(tiny_model, "blocks.0.attn.hook_z", tmp_path / "z", n_stories=10, progress=False)
+    width = tiny_model.cfg.n_heads * tiny_model.cfg.d_head
+    assert store.d("blocks.0.attn.hook_z") == width and store.shard(0, "blocks.0.attn.hook_z").shape[-1] == width
+
+
+@pytest.mark.parametrize(("arg", "value"), [("rows_per_shard", 0), ("rows_per_shard", -3), ("batch_size", 0)])
+def test_sizes_must_be_positive(tiny_model, tmp_path, arg, value):
+    with pytest.raises(InvalidArgumentError, match=f"{arg} must be a positive integer, got {value}"):
+        cache_activations(tiny_model, HOOKS[0], tmp_path / "s", n_stories=10, progress=False, **{arg: value})
+    assert not (tmp_path / "s").exists()
+
+
 def _model_dir(tiny_model, tmp_path):
     from simplestories_interp.zoo.formats import save_native
 
@@ -117,7 +227,8 @@ def test_resume_after_kill_gives_the_same_store(tiny_model, tmp_path):
 PEAK = """
 import json, sys
 import simplestories_interp as ssi
-from simplestories_interp.analysis.activations import cache_activations
+from simplestories_interp.analysis import activations
+from simplestories_interp.analysis.activations import ActivationStore, cache_activations
 
 def peak_bytes():
     with open("/proc/self/status") as status:
