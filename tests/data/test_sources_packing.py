@@ -1,4 +1,6 @@
+import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
@@ -106,3 +108,84 @@ def test_every_kind_of_rows_uses_the_tokenizers_separator(tok):
         assert np.array_equal(build_rows("synthetic:5", tokenizer, 32, 20).tokens, expected)
         packed = pack("synthetic:5", tokenizer, 32, limit=20, val_fraction=0.0, progress=False)
         assert np.array_equal(load_rows(packed, "train"), expected)
+
+
+STORIES = "The cat sat on the mat and was happy.\n<|endoftext|>\nA dog ran to the park to play with a ball.\n"
+EDITED = "The dog sat on the rug and was sleepy.\n<|endoftext|>\nA cat ran to the shop to look for a fish.\n"
+
+
+def _pack_txt(source, tok):
+    return pack(source, tok, 8, val_fraction=0.0, progress=False)
+
+
+def test_editing_a_txt_file_repacks_even_with_same_size_and_mtime(tok, tmp_path):
+    story = tmp_path / "stories.txt"
+    story.write_text(STORIES * 5)
+    first = _pack_txt(str(story), tok)
+    old_rows = load_rows(first).copy()
+    stat = story.stat()
+    story.write_text(EDITED * 5)
+    assert len(EDITED) == len(STORIES)
+    os.utime(story, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # only the content hash tells them apart
+    assert story.stat().st_size == stat.st_size and story.stat().st_mtime_ns == stat.st_mtime_ns
+    second = _pack_txt(str(story), tok)
+    assert second != first
+    new_rows = load_rows(second)
+    expected = [t for ids in story_ids(list(iter_stories(str(story))), tok) for t in ids]
+    assert new_rows.reshape(-1).tolist() == expected[: new_rows.size]
+    assert not np.array_equal(old_rows, new_rows)
+
+
+def test_editing_a_file_in_a_folder_source_repacks(tok, tmp_path):
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    (folder / "a.txt").write_text(STORIES * 3)
+    (folder / "b.jsonl").write_text(json.dumps({"story": "A bird sang in the tree all day long."}) + "\n")
+    first = _pack_txt(str(folder), tok)
+    (folder / "b.jsonl").write_text(json.dumps({"story": "A frog sat in the pond all day long."}) + "\n")
+    assert _pack_txt(str(folder), tok) != first
+
+
+def test_same_relative_name_in_different_folders_differs(tok, tmp_path, monkeypatch):
+    packed = []
+    for name, text in (("one", STORIES), ("two", EDITED)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "stories.txt").write_text(text * 5)
+        monkeypatch.chdir(tmp_path / name)
+        packed.append(_pack_txt("stories.txt", tok))
+    assert packed[0] != packed[1]
+    assert not np.array_equal(load_rows(packed[0]), load_rows(packed[1]))
+    assert read_meta(packed[0]).source == read_meta(packed[1]).source == "stories.txt"
+
+
+def test_unchanged_file_is_a_cache_hit(tok, tmp_path, monkeypatch):
+    from simplestories_interp.data import packing
+
+    story = tmp_path / "stories.txt"
+    story.write_text(STORIES * 5)
+    first = _pack_txt(str(story), tok)
+    meta_mtime = (first / "meta.json").stat().st_mtime_ns
+
+    def no_repack(*args, **kwargs):
+        raise AssertionError("an unchanged source was packed again")
+
+    monkeypatch.setattr(packing, "iter_stories", no_repack)
+    monkeypatch.chdir(tmp_path)
+    assert _pack_txt(str(story), tok) == first
+    assert _pack_txt("stories.txt", tok) == first  # the same file named relatively
+    assert (first / "meta.json").stat().st_mtime_ns == meta_mtime
+    assert first.parent.parent == tmp_path / "cache"
+
+
+def test_source_identity_kinds(tmp_path):
+    from simplestories_interp.data.packing import source_identity
+    from simplestories_interp.data.sources import HUB_DATASET
+
+    assert source_identity("synthetic:3") == ["synthetic:3"]
+    assert source_identity("hub") == source_identity(f"hub:{HUB_DATASET}") == ["hub", HUB_DATASET]
+    (tmp_path / "s.txt").write_text("Hi.")
+    kind, root, [[name, size, _, sha]] = source_identity(str(tmp_path / "s.txt"))
+    assert (kind, root, name, size) == ("path", str((tmp_path / "s.txt").resolve()), "s.txt", 3)
+    assert sha == hashlib.sha256(b"Hi.").hexdigest()
+    with pytest.raises(MissingDirectoryError):
+        source_identity(str(tmp_path / "nope.txt"))
