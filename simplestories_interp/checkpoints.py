@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.files import atomic_dir, keep_last
+from simplestories_interp.files import atomic_dir, atomic_write_text, keep_last
 
 PREFIX = "step_"
 TENSORS, STATE, INFO = "tensors.safetensors", "state.pt", "state.json"
@@ -63,6 +63,20 @@ def list_checkpoints(run: Path) -> list[Path]:
         return []
     done = [p for p in root.iterdir() if p.name.startswith(PREFIX) and (p / INFO).is_file()]
     return sorted(done, key=lambda p: int(p.name[len(PREFIX):]))
+
+
+def require_checkpoint(run: Path) -> None:
+    """Refuse ``--resume`` when ``run`` holds no checkpoint (rather than silently starting at step 0)."""
+    if not list_checkpoints(run):
+        raise ConfigError(f"nothing to resume in {str(run)!r}: it holds no checkpoint; run the same command "
+                          "without --resume to start the job")
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop the ``metrics.jsonl`` records of steps after the checkpoint, which the resumed job logs again."""
+    if path.is_file():
+        lines = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+        atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
 def load_latest(run: Path, fingerprint: str) -> Checkpoint | None:

@@ -22,7 +22,7 @@ from simplestories_interp import zoo
 from simplestories_interp.analysis.config import CacheConfig, HeadConfig, NeuronConfig
 from simplestories_interp.data.config import StatsConfig, SynthConfig
 from simplestories_interp.dataclass_args import add_dataclass_args, given
-from simplestories_interp.errors import InvalidArgumentError, SSIError
+from simplestories_interp.errors import InvalidArgumentError, SSIError, did_you_mean
 from simplestories_interp.report.config import FigureConfig
 from simplestories_interp.sae.config import (
     SAEConfig,
@@ -93,8 +93,10 @@ def run_train(args: TrainRunConfig, ns: argparse.Namespace) -> None:
 
 def run_synth(args: SynthConfig) -> None:
     from simplestories_interp.data.synthetic import write_shards
+    from simplestories_interp.files import claim_output
 
-    paths = write_shards(args.n_stories, args.seed, args.out, args.shard_size)
+    with claim_output(args.out, "story corpus") as out:
+        paths = write_shards(args.n_stories, args.seed, out, args.shard_size)
     print(f"wrote {args.n_stories} stories in {len(paths)} shard(s) to {args.out}")
 
 
@@ -113,6 +115,12 @@ def run_cache(args: CacheConfig) -> None:
     from simplestories_interp.analysis.activations import cache_activations
     from simplestories_interp.zoo.loading import load_model
 
+    if args.verify:
+        from simplestories_interp.analysis.activations import ActivationStore
+
+        n = ActivationStore(args.out).verify(progress=True)
+        print(f"{args.out}: all {n} shard(s) match their recorded sizes and checksums")
+        return
     model = load_model(args.model, device=args.device)
     store = cache_activations(model, args.hooks, args.out, source=args.data, n_stories=args.n_stories,
                               batch_size=args.batch_size, rows_per_shard=args.rows_per_shard, dtype=args.dtype)
@@ -121,9 +129,11 @@ def run_cache(args: CacheConfig) -> None:
 
 def run_neurons(args: NeuronConfig) -> None:
     from simplestories_interp.analysis.neurons import explain, role_summary, scan
+    from simplestories_interp.files import ensure_file_target
     from simplestories_interp.report import views
     from simplestories_interp.zoo.loading import load_model
 
+    page = ensure_file_target(args.out) if args.out else None  # before the scan, not after it
     model = load_model(args.model, device=args.device)
     top = scan(model, args.hook, source=args.data, n_stories=args.n_stories, k=args.k, progress=True)
     explanations = explain(top)
@@ -133,38 +143,44 @@ def run_neurons(args: NeuronConfig) -> None:
             raise InvalidArgumentError(f"unit {u} is out of range: {args.hook} has units 0..{top.n_units - 1}")
         print(views.neuron_text(top, u, explanation=explanations[u]) + "\n")
     print("roles:", role_summary(explanations))
-    if args.out:
-        views.write(args.out, views.neurons_page(top, units, model=model, explanations=explanations,
+    if page:
+        views.write(page, views.neurons_page(top, units, model=model, explanations=explanations,
                                                  title=f"{args.model}: {args.hook}"))
         print(f"page written to {args.out}")
 
 
 def run_heads(args: HeadConfig) -> None:
+    import contextlib
+
     from simplestories_interp.analysis.heads import as_records, head_statistics
-    from simplestories_interp.report import views
-    from simplestories_interp.report.config import DEFAULT_TEXT
+    from simplestories_interp.files import claim_output
     from simplestories_interp.zoo.loading import load_model
 
-    model = load_model(args.model, device=args.device)
-    stats = head_statistics(model, source=args.data, n_stories=args.n_stories, progress=True)
-    print(f"{'head':6} {'class':10} {'offset':>6} {'share':>6} {'first':>6} {'entropy':>7} {'far':>5} "
-          f"{'lift':>5}  top role")
-    for s in stats:
-        off = "" if s.offset is None else s.offset
-        print(f"L{s.layer}H{s.head:<3} {s.head_class:10} {off:>6} {s.positional_share:6.2f} {s.first_token:6.2f} "
-              f"{s.entropy:7.2f} {s.far_content:5.2f} {s.entity_lift:5.1f}  {s.top_role or ''}")
-    if args.out:
+    with claim_output(args.out, "head analysis") if args.out else contextlib.nullcontext() as out:
+        model = load_model(args.model, device=args.device)
+        stats = head_statistics(model, source=args.data, n_stories=args.n_stories, progress=True)
+        print(f"{'head':6} {'class':10} {'offset':>6} {'share':>6} {'first':>6} {'entropy':>7} {'far':>5} "
+              f"{'lift':>5}  top role")
+        for s in stats:
+            off = "" if s.offset is None else s.offset
+            print(f"L{s.layer}H{s.head:<3} {s.head_class:10} {off:>6} {s.positional_share:6.2f} "
+                  f"{s.first_token:6.2f} {s.entropy:7.2f} {s.far_content:5.2f} {s.entity_lift:5.1f}  "
+                  f"{s.top_role or ''}")
+        if out:
+            _write_head_pages(args, model, as_records(stats), out)
+            print(f"written to {out}/")
 
-        from simplestories_interp.files import ensure_writable
 
-        out = ensure_writable(args.out)
-        (out / "heads.json").write_text(json.dumps(as_records(stats), indent=1))
-        views.write(out / "heads_heatmap.html", views.page(f"Heads of {args.model}", views.heads_heatmap(
-            as_records(stats), model.cfg.n_layers, model.cfg.n_heads)))
-        heads = [(s.layer, s.head) for s in stats]
-        views.write(out / "attention.html", views.page(f"Attention of {args.model}",
-                                                        views.attention_view(model, args.text or DEFAULT_TEXT, heads)))
-        print(f"written to {args.out}/")
+def _write_head_pages(args: HeadConfig, model, records: list[dict], out: Path) -> None:
+    from simplestories_interp.report import views
+    from simplestories_interp.report.config import DEFAULT_TEXT
+
+    (out / "heads.json").write_text(json.dumps(records, indent=1))
+    views.write(out / "heads_heatmap.html", views.page(f"Heads of {args.model}", views.heads_heatmap(
+        records, model.cfg.n_layers, model.cfg.n_heads)))
+    heads = [(r["layer"], r["head"]) for r in records]
+    views.write(out / "attention.html", views.page(f"Attention of {args.model}",
+                                                    views.attention_view(model, args.text or DEFAULT_TEXT, heads)))
 
 
 def run_sae_train(args) -> None:
@@ -192,6 +208,9 @@ def run_sae_eval(args: SAEEvalConfig) -> None:
     metrics = eval_sae(args.path, args.model, eval_data=args.eval_data, eval_stories=args.eval_stories,
                        density_stories=args.density_stories, device=args.device)
     print(json.dumps(metrics.as_dict(), indent=2))
+    if args.model:
+        print(f"(metrics of {args.model} written beside the SAE; metrics.json keeps those of its own model "
+              "unless it is the same model)")
 
 
 def run_sae_features(args: SAEFeaturesConfig) -> None:
@@ -236,10 +255,30 @@ COMMANDS: dict[str, tuple[type, Callable]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse without prefix matching (``--max-step`` is not ``--max-steps``) whose errors are one
+    line, with close matches for a misspelled option."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments"):
+            options = [o for a in self._actions for o in a.option_strings]
+            unknown = message.split(": ", 1)[1].split()
+            message += "".join(did_you_mean(u, options) for u in unknown if u.startswith("-"))
+        raise _UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _UsageError(SSIError):
+    """A command line argparse refuses."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ssi", description="SimpleStories interpretability toolkit.")
+    parser = _Parser(prog="ssi", description="SimpleStories interpretability toolkit.")
     parser.add_argument("--traceback", action="store_true", help="show full tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     groups: dict[str, argparse._SubParsersAction] = {}
     for name, (config, _) in COMMANDS.items():
         *group, leaf = name.split(" ")
@@ -247,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
         if group:
             if group[0] not in groups:
                 holder = sub.add_parser(group[0], help=f"{group[0]} commands")
-                groups[group[0]] = holder.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+                groups[group[0]] = holder.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND",
+                                                         parser_class=_Parser)
             where = groups[group[0]]
         doc = (config.__doc__ or "").strip()
         cmd = where.add_parser(leaf, help=doc, description=doc)

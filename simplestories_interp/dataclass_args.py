@@ -125,3 +125,29 @@ def check_types(cls: type, values: dict) -> dict:
             raise ConfigError(f"config key {key!r} must be {expected}, got {value!r} "
                               f"({type(value).__name__}){hint}")
     return out
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_ranges(config, *, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
+                 fraction: tuple[str, ...] = ()) -> None:
+    """Refuse out-of-range numbers in ``config`` (called from each config's ``__post_init__``, so the
+    CLI and the Python API give the same error): ``positive`` fields must be >= 1 (ints) or > 0
+    (floats), ``non_negative`` ones >= 0, ``fraction`` ones in [0, 1]. ``None`` means "default"
+    and is left alone; a list is checked item by item."""
+    rules = [(positive, "positive", lambda v: v > 0), (non_negative, "zero or more", lambda v: v >= 0),
+             (fraction, "between 0 and 1", lambda v: 0 <= v <= 1)]
+    for names, rule, ok in rules:
+        for name in names:
+            value = getattr(config, name)
+            for item in value if isinstance(value, list) else [value]:
+                if item is None:
+                    continue
+                if isinstance(item, bool) or not isinstance(item, (int, float)):
+                    raise ConfigError(f"{_flag(name)} must be a number, got {item!r} ({type(item).__name__})")
+                if not ok(item) or item != item:  # item != item: NaN
+                    help_text = _help(type(config), name)
+                    raise ConfigError(f"{_flag(name)} must be {rule}, got {item!r}"
+                                      + (f" ({help_text.rstrip('.')})" if help_text else ""))

@@ -112,3 +112,7 @@ class IntegrityError(SSIError, ValueError):
 
 class OutputInUseError(SSIError, RuntimeError):
     """An output folder that another running ssi job is writing, or that holds another kind of artifact."""
+
+
+class DiskFullError(SSIError, OSError):
+    """The disk filled up while a job was writing (what was written before stays intact)."""

@@ -1,33 +1,150 @@
-"""Writing to disk so that nothing is lost: atomic directories and files, writable checks.
+"""Writing to disk so that nothing is lost: atomic directories and files, output folders, locks.
 
 Long jobs (training, caching, SAE training) and every saved artifact go through these
 helpers: content is written under a temporary name next to its target and renamed into place,
 so a job killed at any moment leaves the old version or the new one, never half of one.
+
+A job that writes a folder first *claims* it (:func:`claim_output`): the path is checked (not
+empty, not a file, not a folder holding another kind of artifact, writable), the folder is
+marked with its kind (``.ssi-kind``) and locked (``flock`` on ``.ssi-lock``) for the job's
+lifetime, so a second process writing the same ``--out`` is refused instead of clobbering the
+first; and a job that fails before leaving anything resumable removes the folder it created.
+A full disk is reported as such (:func:`disk_errors`), not as the writer's internal message.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from simplestories_interp.errors import MissingDirectoryError
+from simplestories_interp.errors import DiskFullError, MissingDirectoryError, OutputInUseError
+
+
+def output_path(path: str | Path, what: str = "--out") -> Path:
+    """``path`` as a Path with ``~`` expanded; refuses an empty path and an unknown ``~user``."""
+    text = str(path)
+    if not text.strip():
+        raise MissingDirectoryError(f"{what} must name a folder, got {text!r}; e.g. {what} runs/my_run")
+    expanded = Path(text).expanduser()
+    if str(expanded).startswith("~"):
+        raise MissingDirectoryError(f"{what} {text!r} starts with an unknown user's home "
+                                    f"({text.split('/')[0]!r}); write the path out in full")
+    return expanded
 
 
 def ensure_writable(directory: str | Path) -> Path:
     """Create ``directory`` if needed and check that files can be written in it."""
-    directory = Path(directory)
+    directory = output_path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise MissingDirectoryError(f"{str(directory)!r} is a file, but a folder is needed here; "
+                                    "choose another path or remove the file")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         probe = directory / ".write_test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise MissingDirectoryError(f"cannot write to {str(directory)!r}: {exc.strerror}") from exc
+        raise MissingDirectoryError(f"cannot write to {str(directory)!r}: {exc.strerror or exc}; "
+                                    "choose a folder you can write to") from exc
     return directory
+
+
+def ensure_file_target(path: str | Path, what: str = "--out") -> Path:
+    """A file path to write (e.g. an HTML page): not a folder, and its folder writable."""
+    path = output_path(path, what)
+    if path.is_dir():
+        raise MissingDirectoryError(f"{what} {str(path)!r} is a folder, but a file name is expected "
+                                    f"here; e.g. {what} {path / 'page.html'}")
+    ensure_writable(path.parent)
+    return path
+
+
+KIND_FILE, LOCK_FILE = ".ssi-kind", ".ssi-lock"
+# How folders written before the kind file existed are recognised.
+KIND_MARKERS = {"manifest.json": "activation store", "config.yaml": "training run", "cfg.json": "SAE",
+                "config.json": "model", "summary.txt": "report"}
+
+
+def folder_kind(directory: Path) -> str | None:
+    """The kind of artifact ``directory`` holds (None: empty, missing or unrecognised)."""
+    if (directory / KIND_FILE).is_file():
+        return (directory / KIND_FILE).read_text().strip() or None
+    return next((kind for name, kind in KIND_MARKERS.items() if (directory / name).exists()), None)
+
+
+def _has_progress(directory: Path) -> bool:
+    """Whether a failed job left something a rerun resumes from (checkpoints, store shards)."""
+    checkpoints = directory / "checkpoints"
+    return (checkpoints.is_dir() and any(checkpoints.iterdir())) or (directory / "manifest.json").is_file()
+
+
+@contextlib.contextmanager
+def claim_output(path: str | Path, kind: str) -> Iterator[Path]:
+    """Hold ``path`` as the output folder of a job of ``kind`` (``"training run"``, ``"SAE"``, ...).
+
+    Refuses a file, a folder holding another kind of artifact, an unwritable place, and a folder
+    that another process is writing (:class:`OutputInUseError`). If the job raises before it
+    leaves anything resumable, a folder this call created is removed again.
+    """
+    import fcntl
+
+    directory = output_path(path)
+    created = not directory.exists()
+    ensure_writable(directory)
+    found = folder_kind(directory)
+    if found not in (None, kind):
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise OutputInUseError(f"{str(directory)!r} holds a {found}, not a {kind}; choose another --out")
+    lock = open(directory / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        owner = lock.read().strip() or "another process"
+        lock.close()
+        raise OutputInUseError(f"{str(directory)!r} is being written by another ssi job ({owner}); wait for it "
+                               "to finish or choose another --out") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}")
+    lock.flush()
+    (directory / KIND_FILE).write_text(kind + "\n")
+    try:
+        yield directory
+    except Exception:
+        if created and not _has_progress(directory):
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+    finally:
+        lock.close()  # closing releases the lock
+
+
+def _is_disk_full(exc: BaseException, where: Path) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    # torch.save and safetensors report a full disk as a RuntimeError about a failed write.
+    if isinstance(exc, RuntimeError) and "writ" in str(exc).lower():
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(where).free < 64 * 2**20
+    return False
+
+
+@contextlib.contextmanager
+def disk_errors(where: str | Path) -> Iterator[None]:
+    """Report a full disk while writing under ``where`` as :class:`DiskFullError`."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:
+        if _is_disk_full(exc, Path(where)):
+            raise DiskFullError(f"no space left on device while writing {str(where)!r}; free some space or "
+                                "choose another --out, then rerun the same command (it resumes)") from exc
+        raise
 
 
 @contextlib.contextmanager
@@ -40,7 +157,8 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a saved artifact should not be private
     try:
-        yield tmp
+        with disk_errors(target):
+            yield tmp
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old", dir=target.parent))
             os.replace(target, old / target.name)
@@ -56,12 +174,15 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with disk_errors(path):
+        tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
 def keep_last(directory: Path, prefix: str, keep: int) -> None:
-    """Delete all but the last ``keep`` entries named ``prefix*`` (sorted by name)."""
-    for old in sorted(p for p in directory.iterdir() if p.name.startswith(prefix))[:-keep or None]:
+    """Delete all but the last ``keep`` (at least one) entries named ``prefix*`` (sorted by name)."""
+    if keep < 1:
+        raise ValueError(f"keep_last must keep at least one entry, got {keep}")
+    for old in sorted(p for p in directory.iterdir() if p.name.startswith(prefix))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)

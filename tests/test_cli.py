@@ -150,7 +150,7 @@ def test_only_library_errors_become_one_line(capsys, monkeypatch):
     (["sae", "sweep", "--ks", "64", "--d-sae", "32"], "must be smaller than d_sae"),
     (["noln", "--batch-size", "10", "--micro-batch-size", "4"], "multiple of micro_batch_size"),
     (["reproduce", "tinystories", "--head-stories", "0"], "must be positive"),
-    (["generate", "--temperature", "-1"], "--temperature must be >= 0"),
+    (["generate", "--temperature", "-1"], "--temperature must be zero or more, got -1.0"),
     (["neurons", "--data", "synthetic:abc"], "must be a non-negative integer"),
 ])
 def test_config_errors_are_library_errors(capsys, argv, needle):

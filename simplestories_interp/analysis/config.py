@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from simplestories_interp.dataclass_args import positional
+from simplestories_interp.dataclass_args import check_ranges, positional
 from simplestories_interp.report.config import DEFAULT_HEAD_MODEL
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
@@ -33,6 +33,11 @@ class CacheConfig:
     """Stored dtype: float32, bfloat16 or float16."""
     device: str | None = None
     """cpu, cuda, mps; default: the best available."""
+    verify: bool = False
+    """Check every shard of the store in --out against its recorded size and checksum, then exit."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("n_stories", "batch_size", "rows_per_shard"))
 
 
 @dataclass
@@ -56,6 +61,9 @@ class NeuronConfig:
     device: str | None = None
     """cpu, cuda, mps; default: the best available."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("n_stories", "k"), non_negative=("units",))
+
 
 @dataclass
 class HeadConfig:
@@ -73,3 +81,6 @@ class HeadConfig:
     """Text for the attention views (default: the TinyStories-style paragraph)."""
     device: str | None = None
     """cpu, cuda, mps; default: the best available."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("n_stories",))

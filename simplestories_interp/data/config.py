@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simplestories_interp.dataclass_args import positional
-from simplestories_interp.errors import ConfigError
+from simplestories_interp.dataclass_args import check_ranges, positional
 
 
 @dataclass
@@ -23,8 +22,7 @@ class SynthConfig:
     """Stories per shard file."""
 
     def __post_init__(self) -> None:
-        if self.n_stories < 1 or self.shard_size < 1:
-            raise ConfigError("--n-stories and --shard-size must be positive")
+        check_ranges(self, positive=("n_stories", "shard_size"), non_negative=("seed",))
 
 
 @dataclass
@@ -37,3 +35,6 @@ class StatsConfig:
     """Corpus seed."""
     json: bool = False
     """Print JSON instead of text."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("n_stories",), non_negative=("seed",))

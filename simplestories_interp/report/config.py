@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simplestories_interp.errors import ConfigError
+from simplestories_interp.dataclass_args import check_ranges
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
 DEFAULT_HEAD_MODEL = "SynthStories-1L"
@@ -40,5 +40,4 @@ class FigureConfig:
     """cpu, cuda, mps; default: the best available."""
 
     def __post_init__(self) -> None:
-        if self.neuron_stories < 1 or self.head_stories < 1:
-            raise ConfigError("--neuron-stories and --head-stories must be positive")
+        check_ranges(self, positive=("neuron_stories", "head_stories"))

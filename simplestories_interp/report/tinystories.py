@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from simplestories_interp.analysis.basis_control import LayerComparison, compare_bases
 from simplestories_interp.analysis.heads import HeadStats, as_records, head_statistics
 from simplestories_interp.data.rows import build_rows
-from simplestories_interp.files import ensure_writable
+from simplestories_interp.files import claim_output
 from simplestories_interp.report import thumbnails as th
 from simplestories_interp.report import views
 from simplestories_interp.report.config import FigureConfig
@@ -242,8 +242,11 @@ def _neuron_figure(cfg: FigureConfig, out: Path, report: Report) -> None:
 
 def tinystories_figures(cfg: FigureConfig) -> Path:
     """Write all figures, ``index.html`` and ``summary.txt`` into ``cfg.out``."""
-    out = Path(cfg.out)
-    ensure_writable(out)
+    with claim_output(cfg.out, "report") as out:
+        return _write_report(cfg, out)
+
+
+def _write_report(cfg: FigureConfig, out: Path) -> Path:
     views.write_shared_js(out)
     report = Report()
     _head_figures(cfg, out, report)

@@ -8,7 +8,7 @@ from itertools import product
 from pathlib import Path
 from typing import Literal
 
-from simplestories_interp.dataclass_args import positional
+from simplestories_interp.dataclass_args import check_ranges, positional
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
@@ -68,16 +68,14 @@ class SAEConfig:
     """TopK/BatchTopK: the sparse training step (SAELens's loss and gradients, ~6x faster on CPU)."""
 
     def __post_init__(self) -> None:
-        if self.tokens <= 0:
-            raise ConfigError(f"--tokens must be positive, got {self.tokens}")
-        if self.batch_size <= 0 or self.expansion <= 0 or self.k <= 0 or self.dead_tokens <= 0:
-            raise ConfigError("--batch-size, --expansion, --k and --dead-tokens must be positive")
-        if self.d_sae is not None and self.d_sae <= 0:
-            raise ConfigError(f"--d-sae must be positive, got {self.d_sae}")
+        check_ranges(self, positive=("tokens", "batch_size", "expansion", "k", "dead_tokens", "d_sae", "lr",
+                                     "log_every", "checkpoint_every", "eval_stories", "density_stories"),
+                     non_negative=("l1", "seed"))
         if self.d_sae is not None and self.arch in ("topk", "batchtopk") and self.k >= self.d_sae:
             raise ConfigError(f"k ({self.k}) must be smaller than d_sae ({self.d_sae})")
-        if self.lr <= 0 or self.l1 < 0:
-            raise ConfigError("--lr must be positive and --l1 non-negative")
+        if self.tokens < self.batch_size:
+            raise ConfigError(f"--tokens ({self.tokens}) must be at least one batch (--batch-size {self.batch_size}): "
+                              "fewer tokens would save an untrained SAE; raise --tokens or lower --batch-size")
 
 
 @dataclass
@@ -101,6 +99,7 @@ class SAESweepConfig(SAEConfig):
     """Learning rates (default: --lr)."""
 
     def __post_init__(self) -> None:
+        check_ranges(self, positive=("ks", "expansions", "lrs"), non_negative=("l1s",))
         self.runs()  # each combination validates itself (the base --k may not be one of them)
 
     def runs(self) -> list[SAEConfig]:
@@ -136,6 +135,9 @@ class SAEEvalConfig:
     device: str | None = None
     """cpu, cuda, mps; default: the best available."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("eval_stories", "density_stories"))
+
 
 @dataclass
 class SAEFeaturesConfig:
@@ -155,3 +157,6 @@ class SAEFeaturesConfig:
     """Write an offline HTML page here."""
     device: str | None = None
     """cpu, cuda, mps; default: the best available."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("n_stories",), non_negative=("features",))

@@ -34,11 +34,11 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from simplestories_interp.analysis.hooks import parse_hooks
-from simplestories_interp.checkpoints import load_latest, save_checkpoint
+from simplestories_interp.checkpoints import load_latest, require_checkpoint, save_checkpoint, truncate_log
 from simplestories_interp.data.rows import row_array
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError, MissingDirectoryError, did_you_mean
-from simplestories_interp.files import atomic_write_text
+from simplestories_interp.files import atomic_write_text, claim_output
 from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.data import hook_width, sae_batches
 from simplestories_interp.sae.metrics import evaluate_sae, reconstruction
@@ -93,13 +93,6 @@ def _load_checkpoint(out: Path, trainer: SAETrainer, cfg: SAEConfig) -> None:
     trainer.n_frac_active_samples = ckpt.info["n_frac_active_samples"]
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop the records of steps after the checkpoint, which the resumed run logs again."""
-    if path.is_file():
-        lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-        atomic_write_text(path, "".join(line + "\n" for line in lines))
-
-
 def eval_rows(model: HookedTransformer, cfg: SAEConfig) -> tuple[np.ndarray, np.ndarray]:
     """Held-out rows for the spliced metrics, and the larger sample for firing (dead/dense)."""
     spliced = row_array(cfg.eval_data, model.tokenizer, model.cfg.n_ctx, limit=cfg.eval_stories)
@@ -152,14 +145,17 @@ def train_saes(cfgs: Sequence[SAEConfig], model: HookedTransformer | None = None
     if len({c.out for c in cfgs}) < len(cfgs):
         raise ConfigError(f"each SAE needs its own --out; got {[c.out for c in cfgs]}")
     first = cfgs[0]
-    device = pick_device(first.device)
-    model = model or load_model(first.model, device=device)
-    hooks = list(dict.fromkeys(parse_hooks(model, [c.hook for c in cfgs])))
-    batches, widths, provenance = sae_batches(first, model, hooks)
-    runs = [_start(cfg, widths[cfg.hook], model, device) for cfg in cfgs]
-    held_out = eval_rows(model, first)
-    _loop(runs, batches, first.tokens // first.batch_size)
-    return [_finish(run, model, held_out, provenance, device) for run in runs]
+    with ExitStack() as claims:
+        for cfg in cfgs:  # before any heavy work: a bad or busy --out fails fast
+            claims.enter_context(claim_output(cfg.out, "SAE"))
+        device = pick_device(first.device)
+        model = model or load_model(first.model, device=device)
+        hooks = list(dict.fromkeys(parse_hooks(model, [c.hook for c in cfgs])))
+        batches, widths, provenance = sae_batches(first, model, hooks)
+        runs = [_start(cfg, widths[cfg.hook], model, device) for cfg in cfgs]
+        held_out = eval_rows(model, first)
+        _loop(runs, batches, first.tokens // first.batch_size)
+        return [_finish(run, model, held_out, provenance, device) for run in runs]
 
 
 @dataclass
@@ -189,8 +185,9 @@ def _start(cfg: SAEConfig, d_in: int, model: HookedTransformer, device: torch.de
         logger=LoggingConfig(log_to_wandb=cfg.wandb)), sae=sae, data_provider=iter(()))
     sae.to(device)
     if cfg.resume:
+        require_checkpoint(out)
         _load_checkpoint(out, trainer, cfg)
-        _truncate_log(out / "metrics.jsonl", trainer.n_training_steps)
+        truncate_log(out / "metrics.jsonl", trainer.n_training_steps)
     out.mkdir(parents=True, exist_ok=True)
     run = _Run(cfg, trainer, out)
     if cfg.wandb:
@@ -254,15 +251,21 @@ def _finish(run: _Run, model: HookedTransformer, held_out: tuple[np.ndarray, np.
 def eval_sae(path: str | Path, model: HookedTransformer | str | None = None, *,
              eval_data: str = "synthetic:9999", eval_stories: int = 100, density_stories: int = 3000,
              device: str | None = None):
-    """Recompute the metrics of a saved SAE (``ssi sae eval``) and rewrite ``metrics.json``."""
+    """Recompute the metrics of a saved SAE (``ssi sae eval``).
+
+    With the model the SAE was trained on they replace ``metrics.json``; with another model they go
+    to ``metrics-<model>.json`` beside it, so the training metrics are never overwritten silently.
+    """
     from simplestories_interp.zoo.loading import load_model
 
     path = Path(path)
     provenance = json.loads((path / PROVENANCE).read_text()) if (path / PROVENANCE).is_file() else {}
     sae = load_sae(path, device=device)
     hook = sae.cfg.metadata.hook_name or provenance.get("hook")
+    recorded = provenance.get("model") or sae.cfg.metadata.model_name
+    name = model.cfg.model_name if isinstance(model, HookedTransformer) else (model or recorded)
     if not isinstance(model, HookedTransformer):
-        model = load_model(model or provenance.get("model") or sae.cfg.metadata.model_name, device=device)
+        model = load_model(model or recorded, device=device)
     parse_hooks(model, [hook])
     d_in = hook_width(model, hook)
     if d_in != sae.cfg.d_in:
@@ -271,8 +274,17 @@ def eval_sae(path: str | Path, model: HookedTransformer | str | None = None, *,
     rows, density = eval_rows(model, SAEConfig(eval_data=eval_data, eval_stories=eval_stories,
                                                density_stories=density_stories))
     metrics = evaluate_sae(model, sae, hook, rows, density_rows=density)
-    (path / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
+    atomic_write_text(path / metrics_file(str(name), recorded), json.dumps(metrics.as_dict(), indent=2))
     return metrics
+
+
+def metrics_file(model_name: str, recorded: str | None) -> str:
+    """Where ``eval_sae`` writes: metrics.json for the SAE's own model, metrics-<model>.json otherwise."""
+    same = recorded is None or model_name == recorded or (
+        Path(model_name).expanduser().resolve() == Path(str(recorded)).expanduser().resolve())
+    if same:
+        return "metrics.json"
+    return "metrics-" + "".join(c if c.isalnum() or c in "-._" else "_" for c in Path(model_name).name) + ".json"
 
 
 def _save(sae: TrainingSAE, out: Path, cfg: SAEConfig, provenance: dict) -> None:

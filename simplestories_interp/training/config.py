@@ -15,7 +15,7 @@ from typing import Literal
 
 import yaml
 
-from simplestories_interp.dataclass_args import check_types, positional
+from simplestories_interp.dataclass_args import check_ranges, check_types, positional
 from simplestories_interp.errors import ConfigError, did_you_mean
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
@@ -95,21 +95,18 @@ class TrainConfig:
     """Prompts sampled for the model card."""
 
     def __post_init__(self) -> None:
-        positive = ("batch_size", "max_steps", "eval_every", "eval_batches", "checkpoint_every", "log_every")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
+        check_ranges(self, positive=("batch_size", "micro_batch_size", "max_steps", "eval_every", "eval_batches",
+                                     "checkpoint_every", "keep_checkpoints", "log_every", "lr", "threads",
+                                     "vocab_size"),
+                     non_negative=("warmup_steps", "weight_decay", "grad_clip", "seed"),
+                     fraction=("min_lr_ratio", "beta1", "beta2"))
         if self.n_ctx is not None and self.n_ctx < 2:
             raise ConfigError(f"n_ctx must be at least 2, got {self.n_ctx}")
         if self.n_stories is not None and self.n_stories < 2:
             raise ConfigError(f"n_stories must be at least 2, got {self.n_stories}")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.micro_batch_size is not None and (
-            self.micro_batch_size <= 0 or self.batch_size % self.micro_batch_size
-        ):
+        if self.micro_batch_size is not None and self.batch_size % self.micro_batch_size:
             raise ConfigError(
                 f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
                 f"({self.micro_batch_size}) so that gradient accumulation divides it"
@@ -196,13 +193,10 @@ class NoLNConfig:
     """cpu, cuda, mps; default: the best available."""
 
     def __post_init__(self) -> None:
-        sizes = (self.steps_per_site, self.batch_size, self.micro_batch_size, self.n_stories)
-        if min(sizes) <= 0 or self.final_steps < 0 or self.warmup_steps < 0:
-            raise ConfigError(f"steps, batch sizes and n_stories must be positive (final and warm-up steps "
-                              f"non-negative); got steps_per_site, batch_size, micro_batch_size, n_stories = {sizes}, "
-                              f"final_steps={self.final_steps}, warmup_steps={self.warmup_steps}")
+        check_ranges(self, positive=("steps_per_site", "batch_size", "micro_batch_size", "n_stories", "lr",
+                                     "eval_batches"),
+                     non_negative=("final_steps", "warmup_steps", "seed"), fraction=("min_lr_ratio",))
         if self.batch_size % self.micro_batch_size:
             raise ConfigError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
                               f"({self.micro_batch_size})")
-        if not 0 <= self.min_lr_ratio <= 1:
-            raise ConfigError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+

@@ -29,6 +29,7 @@ from simplestories_interp.data.packing import load_rows, pack
 from simplestories_interp.data.rows import row_array
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
+from simplestories_interp.files import claim_output
 from simplestories_interp.training.config import NoLNConfig, TrainConfig
 from simplestories_interp.training.model import Llama, RMSNorm, load_pretrained, to_tl_state
 from simplestories_interp.training.trainer import (
@@ -37,6 +38,7 @@ from simplestories_interp.training.trainer import (
     evaluate,
     lr_at,
     make_optimizer,
+    require_rows,
     train_step,
 )
 from simplestories_interp.zoo.formats import save_native
@@ -107,6 +109,11 @@ def _load_base(cfg: NoLNConfig):
 
 def remove_norms(cfg: NoLNConfig, *, progress: bool = True) -> Path:
     """Fine-tune the norms out of ``cfg.model``; write the norm-free model to ``cfg.out``."""
+    with claim_output(cfg.out, "model"):
+        return _remove_norms(cfg, progress)
+
+
+def _remove_norms(cfg: NoLNConfig, progress: bool) -> Path:
     from tqdm.auto import tqdm
 
     from simplestories_interp.zoo.loading import build_model
@@ -121,6 +128,7 @@ def remove_norms(cfg: NoLNConfig, *, progress: bool = True) -> Path:
                             bf16=cfg.bf16, seed=cfg.seed, eval_batches=cfg.eval_batches, grad_clip=1.0)
     data = pack(cfg.data, tokenizer, model.spec.n_ctx, limit=cfg.n_stories, val_fraction=0.02, progress=progress)
     train_rows, val_rows = load_rows(data, "train"), load_rows(data, "val")
+    require_rows(train_rows, val_rows, cfg.data, cfg.n_stories)  # before minutes of fine-tuning
 
     def batch(step: int) -> list[torch.Tensor]:
         idx = np.sort(batch_indices(step, len(train_rows), cfg.batch_size, cfg.seed))

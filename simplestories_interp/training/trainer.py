@@ -28,10 +28,17 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from simplestories_interp.checkpoints import list_checkpoints, load_latest, save_checkpoint
+from simplestories_interp.checkpoints import (
+    list_checkpoints,
+    load_latest,
+    require_checkpoint,
+    save_checkpoint,
+    truncate_log,
+)
 from simplestories_interp.data.packing import load_rows, pack, read_meta
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
+from simplestories_interp.files import claim_output
 from simplestories_interp.training.config import TrainConfig, save_config
 from simplestories_interp.training.export import export_model, prepare_tokenizer, resolve_spec
 from simplestories_interp.training.model import Llama, next_token_loss
@@ -134,6 +141,15 @@ def evaluate(model, rows: np.ndarray, cfg: TrainConfig, micro: int, device, d: D
     return (total[0] / total[1]).item() if total[1] > 0 else None
 
 
+def require_rows(train_rows: np.ndarray, val_rows: np.ndarray | None, data: str, n_stories: int | None) -> None:
+    """Refuse data too small to train on (and, when ``val_rows`` is given, to validate on) up front."""
+    short = len(train_rows) == 0 or (val_rows is not None and len(val_rows) == 0)
+    if short:
+        n_val = "" if val_rows is None else f" and {len(val_rows)} validation"
+        raise ConfigError(f"{n_stories} stories of {data!r} pack into {len(train_rows)} training{n_val} row(s) of "
+                          "n_ctx tokens, but at least one of each is needed; raise --n-stories or use more data")
+
+
 def _fingerprint(cfg: TrainConfig, spec, data_dir: Path) -> str:
     keys = {k: getattr(cfg, k) for k in ("batch_size", "max_steps", "lr", "seed", "warmup_steps",
                                          "weight_decay", "min_lr_ratio", "init_from")}
@@ -186,16 +202,28 @@ def train(cfg: TrainConfig, *, resume: bool = False, command: str | None = None,
     ``stop_after`` ends the loop early after that many steps of this invocation (for tests
     and time-boxed jobs); a later ``resume=True`` call continues exactly.
     """
-    run = _setup(cfg, resume)
-    end = cfg.max_steps if stop_after is None else min(cfg.max_steps, run.start + stop_after)
-    _loop(run, end)
-    if end < cfg.max_steps:
-        return run.path
-    out = run.path / "model"
-    if run.dist.main:
-        export_model(run.raw, run.spec, run.tokenizer, out, cfg, run.path, command, read_meta(run.data_dir))
-    run.dist.barrier()
-    return out
+    main = int(os.environ.get("RANK", "0")) == 0
+    with claim_output(cfg.out, "training run") if main else contextlib.nullcontext():
+        _check_out(Path(cfg.out).expanduser(), resume)
+        run = _setup(cfg, resume)
+        end = cfg.max_steps if stop_after is None else min(cfg.max_steps, run.start + stop_after)
+        _loop(run, end)
+        if end < cfg.max_steps:
+            return run.path
+        out = run.path / "model"
+        if run.dist.main:
+            export_model(run.raw, run.spec, run.tokenizer, out, cfg, run.path, command, read_meta(run.data_dir))
+        run.dist.barrier()
+        return out
+
+
+def _check_out(path: Path, resume: bool) -> None:
+    """--resume needs a checkpoint; without it, a folder holding a run is not started over."""
+    if resume:
+        require_checkpoint(path)
+    elif list_checkpoints(path):
+        raise ConfigError(f"{str(path)!r} already holds a training run; pass --resume to continue it "
+                          "or choose another --out")
 
 
 def _devices(cfg: TrainConfig) -> tuple[torch.device, Dist, int]:
@@ -217,10 +245,7 @@ def _devices(cfg: TrainConfig) -> tuple[torch.device, Dist, int]:
 def _setup(cfg: TrainConfig, resume: bool) -> Run:
     """Devices, architecture, tokenizer, packed data, model and optimiser; restores a checkpoint."""
     device, d, micro = _devices(cfg)
-    path = Path(cfg.out)
-    if not resume and list_checkpoints(path):
-        raise ConfigError(f"{str(path)!r} already holds a training run; pass --resume to continue it "
-                          "or choose another --out")
+    path = Path(cfg.out).expanduser()
     spec, init_state = resolve_spec(cfg)
     tokenizer = prepare_tokenizer(cfg, spec, path, d)
     spec = dataclasses.replace(spec, d_vocab=len(tokenizer))
@@ -233,8 +258,10 @@ def _setup(cfg: TrainConfig, resume: bool) -> Run:
     raw = Llama(spec).to(device)
     if init_state is not None:
         raw.load_state_dict(init_state)
-    run = Run(cfg, d, raw, raw, make_optimizer(raw, cfg), spec, tokenizer, data_dir, load_rows(data_dir, "train"),
-              load_rows(data_dir, "val"), path, device, micro, _fingerprint(cfg, spec, data_dir))
+    train_rows, val_rows = load_rows(data_dir, "train"), load_rows(data_dir, "val")
+    require_rows(train_rows, None, cfg.data, cfg.n_stories)
+    run = Run(cfg, d, raw, raw, make_optimizer(raw, cfg), spec, tokenizer, data_dir, train_rows, val_rows, path,
+              device, micro, _fingerprint(cfg, spec, data_dir))
     if resume:
         _restore(run)
     run.model = torch.compile(raw) if cfg.compile else raw
@@ -253,6 +280,8 @@ def _restore(run: Run) -> None:
     run.raw.load_state_dict(ckpt.tensors)
     run.optimizer.load_state_dict(ckpt.state["optimizer"])
     run.start = ckpt.step
+    if run.dist.main:
+        truncate_log(run.path / "metrics.jsonl", ckpt.step)
     if run.start >= run.cfg.max_steps and (run.path / "model").is_dir():
         raise ConfigError(f"the run in {str(run.path)!r} already finished ({run.start} of {run.cfg.max_steps} "
                           f"steps). To train longer, start a new run from it: --init-from {run.path / 'model'} "

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simplestories_interp.dataclass_args import positional
-from simplestories_interp.errors import ConfigError
+from simplestories_interp.dataclass_args import check_ranges, positional
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
 
@@ -49,7 +48,4 @@ class GenerateConfig:
     """float32 (default), bfloat16 or float16."""
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ConfigError(f"--max-new-tokens must be >= 1, got {self.max_new_tokens}")
-        if self.temperature < 0:
-            raise ConfigError(f"--temperature must be >= 0, got {self.temperature}")
+        check_ranges(self, positive=("max_new_tokens",), non_negative=("temperature", "seed"))
