@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.files import atomic_dir, atomic_write_text, keep_last
+from simplestories_interp.files import atomic_dir, atomic_write_text, keep_last, save_weights
 
 PREFIX = "step_"
 TENSORS, STATE, INFO = "tensors.safetensors", "state.pt", "state.json"
@@ -49,7 +49,7 @@ def save_checkpoint(run: Path, step: int, tensors: dict[str, torch.Tensor], stat
     """Write checkpoint ``step`` of ``run`` atomically; keep only the last ``keep``."""
     final = checkpoint_root(run) / f"{PREFIX}{step:07d}"
     with atomic_dir(final) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / TENSORS))
+        save_weights({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / TENSORS)
         torch.save({**state, "rng": torch.get_rng_state()}, tmp / STATE)
         (tmp / INFO).write_text(json.dumps({**(info or {}), "step": step, "fingerprint": fingerprint}, indent=2))
     keep_last(checkpoint_root(run), PREFIX, keep)

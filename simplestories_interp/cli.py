@@ -133,7 +133,7 @@ def run_neurons(args: NeuronConfig) -> None:
     from simplestories_interp.report import views
     from simplestories_interp.zoo.loading import load_model
 
-    page = ensure_file_target(args.out) if args.out else None  # before the scan, not after it
+    page = ensure_file_target(args.out) if args.out is not None else None  # before the scan, not after it
     model = load_model(args.model, device=args.device)
     top = scan(model, args.hook, source=args.data, n_stories=args.n_stories, k=args.k, progress=True)
     explanations = explain(top)
@@ -156,7 +156,7 @@ def run_heads(args: HeadConfig) -> None:
     from simplestories_interp.files import claim_output
     from simplestories_interp.zoo.loading import load_model
 
-    with claim_output(args.out, "head analysis") if args.out else contextlib.nullcontext() as out:
+    with claim_output(args.out, "head analysis") if args.out is not None else contextlib.nullcontext() as out:
         model = load_model(args.model, device=args.device)
         stats = head_statistics(model, source=args.data, n_stories=args.n_stories, progress=True)
         print(f"{'head':6} {'class':10} {'offset':>6} {'share':>6} {'first':>6} {'entropy':>7} {'far':>5} "
@@ -166,7 +166,7 @@ def run_heads(args: HeadConfig) -> None:
             print(f"L{s.layer}H{s.head:<3} {s.head_class:10} {off:>6} {s.positional_share:6.2f} "
                   f"{s.first_token:6.2f} {s.entropy:7.2f} {s.far_content:5.2f} {s.entity_lift:5.1f}  "
                   f"{s.top_role or ''}")
-        if out:
+        if out is not None:
             _write_head_pages(args, model, as_records(stats), out)
             print(f"written to {out}/")
 
@@ -214,10 +214,12 @@ def run_sae_eval(args: SAEEvalConfig) -> None:
 
 
 def run_sae_features(args: SAEFeaturesConfig) -> None:
+    from simplestories_interp.files import ensure_file_target
     from simplestories_interp.sae.features import feature_report
 
+    page = ensure_file_target(args.out) if args.out is not None else None  # before the scan, not after it
     print(feature_report(args.path, model=args.model, features=args.features, data=args.data,
-                         n_stories=args.n_stories, out=args.out, device=args.device))
+                         n_stories=args.n_stories, out=page, device=args.device))
 
 
 def run_noln(args) -> None:
@@ -264,11 +266,17 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):
-        if message.startswith("unrecognized arguments"):
-            options = [o for a in self._actions for o in a.option_strings]
-            unknown = message.split(": ", 1)[1].split()
-            message += "".join(did_you_mean(u, options) for u in unknown if u.startswith("-"))
         raise _UsageError(f"{message} (see `{self.prog} --help`)")
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse, with close matches among the chosen command's options for an unknown one."""
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            options = getattr(ns, "_options", [])
+            hints = "".join(did_you_mean(x.split("=")[0], options) for x in extras if x.startswith("-"))
+            command = f"ssi {ns._command}" if hasattr(ns, "_command") else "ssi"
+            raise _UsageError(f"unrecognized arguments: {' '.join(extras)}.{hints} (see `{command} --help`)")
+        return ns
 
 
 class _UsageError(SSIError):
@@ -295,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_dataclass_args(cmd, config)
         if name == "train":
             add_dataclass_args(cmd, TrainConfig)
+        cmd.set_defaults(_options=[o for action in cmd._actions for o in action.option_strings])
     return parser
 
 

@@ -62,7 +62,7 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
         else:
             kwargs["type"] = tp
         if f.metadata.get("positional"):
-            if default is not None:
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
                 kwargs["nargs"] = "?"
             parser.add_argument(f.name, default=argparse.SUPPRESS, **kwargs)
         else:

@@ -116,3 +116,7 @@ class OutputInUseError(SSIError, RuntimeError):
 
 class DiskFullError(SSIError, OSError):
     """The disk filled up while a job was writing (what was written before stays intact)."""
+
+
+class PermissionDeniedError(SSIError, PermissionError):
+    """A file or folder the process may not read or write (the data is intact; fix its permissions)."""

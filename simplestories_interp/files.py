@@ -22,7 +22,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from simplestories_interp.errors import DiskFullError, MissingDirectoryError, OutputInUseError
+from simplestories_interp.errors import (
+    DiskFullError,
+    MissingDirectoryError,
+    OutputInUseError,
+    PermissionDeniedError,
+)
 
 
 def output_path(path: str | Path, what: str = "--out") -> Path:
@@ -30,7 +35,10 @@ def output_path(path: str | Path, what: str = "--out") -> Path:
     text = str(path)
     if not text.strip():
         raise MissingDirectoryError(f"{what} must name a folder, got {text!r}; e.g. {what} runs/my_run")
-    expanded = Path(text).expanduser()
+    try:
+        expanded = Path(text).expanduser()
+    except RuntimeError:  # Python cannot find that user's home
+        expanded = Path(text)
     if str(expanded).startswith("~"):
         raise MissingDirectoryError(f"{what} {text!r} starts with an unknown user's home "
                                     f"({text.split('/')[0]!r}); write the path out in full")
@@ -70,6 +78,10 @@ KIND_MARKERS = {"manifest.json": "activation store", "config.yaml": "training ru
                 "config.json": "model", "summary.txt": "report"}
 
 
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
 def folder_kind(directory: Path) -> str | None:
     """The kind of artifact ``directory`` holds (None: empty, missing or unrecognised)."""
     if (directory / KIND_FILE).is_file():
@@ -100,7 +112,7 @@ def claim_output(path: str | Path, kind: str) -> Iterator[Path]:
     if found not in (None, kind):
         if created:
             shutil.rmtree(directory, ignore_errors=True)
-        raise OutputInUseError(f"{str(directory)!r} holds a {found}, not a {kind}; choose another --out")
+        raise OutputInUseError(f"{str(directory)!r} holds {_a(found)}, not {_a(kind)}; choose another --out")
     lock = open(directory / LOCK_FILE, "a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -116,13 +128,26 @@ def claim_output(path: str | Path, kind: str) -> Iterator[Path]:
     lock.flush()
     (directory / KIND_FILE).write_text(kind + "\n")
     try:
-        yield directory
+        with disk_errors(directory):
+            yield directory
     except Exception:
         if created and not _has_progress(directory):
             shutil.rmtree(directory, ignore_errors=True)
         raise
     finally:
         lock.close()  # closing releases the lock
+
+
+@contextlib.contextmanager
+def readable() -> Iterator[None]:
+    """Report a file or folder the process may not read as :class:`PermissionDeniedError` (not as corrupt)."""
+    try:
+        yield
+    except PermissionError as exc:
+        if isinstance(exc, PermissionDeniedError):
+            raise
+        raise PermissionDeniedError(f"permission denied reading {exc.filename or 'a file'!r}; the file is not "
+                                    "damaged: make it readable (chmod u+r) or run as its owner") from exc
 
 
 def _is_disk_full(exc: BaseException, where: Path) -> bool:
@@ -153,9 +178,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a saved artifact should not be private
+    os.chmod(tmp, dir_mode())  # mkdtemp makes 0700; a saved artifact should not be private
     try:
         with disk_errors(target):
             yield tmp
@@ -168,6 +191,43 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
             os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows."""
+    try:  # Linux reports the umask without changing it (os.umask would, for every thread, for a moment)
+        with open("/proc/self/status") as f:
+            umask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return umask
+
+
+def file_mode() -> int:
+    """The mode a new ordinary file gets under the process umask (``0o666 & ~umask``: 0o644 for 022)."""
+    return 0o666 & ~current_umask()
+
+
+def dir_mode() -> int:
+    """The mode a new folder gets under the process umask (``0o777 & ~umask``)."""
+    return 0o777 & ~current_umask()
+
+
+def save_weights(tensors: dict, path: Path, metadata: dict | None = None) -> None:
+    """``save_file`` with the file mode of any other file written beside it.
+
+    safetensors >= 0.8 writes through a ``tempfile::NamedTempFile`` (always mode 0600) renamed into
+    place, ignoring the umask (safetensors issue #782), so weights came out private, unlike
+    ``config.json`` next to them; the mode is set back to ``0o666 & ~umask`` here.
+    """
+    from safetensors.torch import save_file
+
+    with disk_errors(path):
+        save_file(tensors, str(path), metadata=metadata)
+    os.chmod(path, file_mode())
+
+
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

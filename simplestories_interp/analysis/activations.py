@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
@@ -44,7 +43,7 @@ from simplestories_interp.errors import (
     MissingDirectoryError,
     UnknownHookError,
 )
-from simplestories_interp.files import atomic_write_text, claim_output
+from simplestories_interp.files import atomic_write_text, claim_output, save_weights
 
 MANIFEST = "manifest.json"
 
@@ -202,7 +201,7 @@ def _flush(out: Path, manifest: Manifest, rows: list[np.ndarray], buffer: dict, 
     tensors["tokens"] = torch.from_numpy(all_rows[:n].astype(np.int32))
     name = f"shard_{len(manifest.shards):05d}.safetensors"
     tmp = out / (name + ".tmp")
-    save_file(tensors, str(tmp))
+    save_weights(tensors, tmp)
     digest, size = _sha256_file(tmp), tmp.stat().st_size
     os.replace(tmp, out / name)
     manifest.shards.append({"file": name, "rows": n, "tokens": n * n_ctx, "sha256": digest, "bytes": size})

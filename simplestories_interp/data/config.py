@@ -6,13 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simplestories_interp.dataclass_args import check_ranges, positional
+from simplestories_interp.errors import ConfigError
 
 
 @dataclass
 class SynthConfig:
     """Write the built-in synthetic corpus as JSON-lines shards."""
 
-    out: str = positional(default="data/synthetic")
+    directory: str | None = positional(default=None)
+    """Output directory (same as --out; kept positional for older scripts)."""
+    out: str = "data/synthetic"
     """Output directory."""
     n_stories: int = 10000
     """Stories to write."""
@@ -23,6 +26,10 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         check_ranges(self, positive=("n_stories", "shard_size"), non_negative=("seed",))
+        if self.directory is not None:
+            if self.out not in ("data/synthetic", self.directory):
+                raise ConfigError(f"give the output folder once: positional {self.directory!r} or --out {self.out!r}")
+            self.out = self.directory
 
 
 @dataclass

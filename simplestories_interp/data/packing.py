@@ -32,6 +32,7 @@ from simplestories_interp.data.rows import story_ids
 from simplestories_interp.data.sources import HUB_DATASET, _files, iter_stories
 from simplestories_interp.data.tokenizer import UNK_ID, separator_id
 from simplestories_interp.errors import DataError
+from simplestories_interp.files import dir_mode
 
 TOKENS_FILE, META_FILE = "{split}.bin", "meta.json"
 
@@ -151,6 +152,7 @@ def pack(source: str, tokenizer, n_ctx: int, *, limit: int | None = None,
     n_val = max(1, round(len(stories) * val_fraction)) if len(stories) > 1 and val_fraction > 0 else 0
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".pack.", dir=out.parent))
+    os.chmod(tmp, dir_mode())  # mkdtemp makes 0700
     try:
         meta = _write_splits(stories, n_val, tokenizer, n_ctx, tmp, progress)
         meta.source = source

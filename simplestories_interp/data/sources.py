@@ -106,9 +106,13 @@ def _jsonl(path: Path) -> Iterator[dict]:
     for n, line in enumerate(_text(path).splitlines(), 1):
         if line.strip():
             try:
-                yield json.loads(line)
+                record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{str(path)!r} line {n} is not JSON: {exc.msg}") from exc
+            if not isinstance(record, dict):
+                raise DataError(f"{str(path)!r} line {n} is not a JSON object (got {type(record).__name__} "
+                                f"{line.strip()[:40]!r}); each line must be like {{\"story\": \"...\"}}")
+            yield record
 
 
 def _story_field(record: dict, path: Path) -> str:

@@ -10,6 +10,8 @@ figures it shows, and renders the same in any browser, offline:
 * :func:`precision_histograms`: two distributions of role precision side by side (neurons vs a
   random basis);
 * :func:`top_examples`: a unit's top-activating tokens, highlighted in their sentence.
+
+Every string from outside (tokens, labels, records) goes through :func:`html.escape`.
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ def class_grid(records: list[dict], n_layers: int, n_heads: int) -> str:
                 tds.append("<td></td>")
                 continue
             label = r["head_class"][:3] + (f" {r['offset']}" if r.get("offset") is not None else "")
-            tds.append(f"<td style='background:{CLASS_COLORS[r['head_class']]}' "
-                       f"title='L{layer}H{h}: {r['head_class']}'>{label}</td>")
+            tds.append(f"<td style='background:{html.escape(CLASS_COLORS[r['head_class']])}' "
+                       f"title='L{layer}H{h}: {html.escape(str(r['head_class']))}'>{html.escape(label)}</td>")
         rows.append(f"<tr><th>L{layer}</th>{''.join(tds)}</tr>")
-    legend = " · ".join(f"<span style='color:{c}'>■</span> {k}" for k, c in CLASS_COLORS.items())
+    legend = " · ".join(f"<span style='color:{html.escape(c)}'>■</span> {html.escape(k)}"
+                        for k, c in CLASS_COLORS.items())
     return f"<table class='grid'>{head}{''.join(rows)}</table><div class='meta'>{legend}</div>"
 
 
@@ -117,7 +120,7 @@ def precision_histograms(a: list[float], b: list[float], labels: tuple[str, str]
         for i, v in enumerate(share):
             h = v / top * (height - 26)
             bars.append(f"<rect x='{i * bw + j * bw / 2:.1f}' y='{height - 14 - h:.1f}' width='{bw / 2 - 1:.1f}' "
-                        f"height='{h:.1f}' fill='{color}'><title>{labels[j]}, precision {edges[i]:.1f}-"
+                        f"height='{h:.1f}' fill='{color}'><title>{html.escape(labels[j])}, precision {edges[i]:.1f}-"
                         f"{edges[i + 1]:.1f}: {v:.0%}</title></rect>")
     legend = "".join(f"<rect x='{8 + j * 110}' y='0' width='9' height='9' fill='{c}'/>"
                      f"<text x='{20 + j * 110}' y='9' font-size='10'>{html.escape(labels[j])}</text>"

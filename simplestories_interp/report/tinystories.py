@@ -160,7 +160,8 @@ def _fig20(cfg, model, out, report, layer0, semantic, tokens, patterns) -> None:
 
 def _figure_page(cfg, model, out: Path, name: str, title: str, heads: list[HeadStats], finding: str) -> None:
     desc = "".join(f"<li>L{s.layer}H{s.head} ({s.head_class}): {_describe(s)}</li>" for s in heads)
-    body = (f"<p>Model {cfg.head_model}. {finding} Hover over a token to see where it attends.</p><ul>{desc}</ul>"
+    body = (f"<p>Model {views.html.escape(cfg.head_model)}. {finding} Hover over a token to see where it "
+            f"attends.</p><ul>{desc}</ul>"
             + views.attention_view(model, cfg.text, [(s.layer, s.head) for s in heads], shared_js=True))
     views.write(out / name, _page(title, body))
 
@@ -218,7 +219,8 @@ def _neuron_figure(cfg: FigureConfig, out: Path, report: Report) -> None:
     finding = _control_finding(comparisons)
     views.write(out / "fig21_neurons.html", _page(
         "Fig. 21 — top-activating tokens of MLP neurons",
-        f"<p>Model {cfg.neuron_model}; {rows.tokens.size} tokens of {len(rows.stories)} stories. Each line is a "
+        f"<p>Model {views.html.escape(cfg.neuron_model)}; {rows.tokens.size} tokens of {len(rows.stories)} "
+        "stories. Each line is a "
         f"top-activating token (highlighted) in its sentence.</p>{''.join(sections)}"
         f"<h2>Neurons vs a random orthogonal basis</h2><p>{finding}</p>{control}"))
     table = {f"blocks.{la}.mlp.hook_post": [vars(e) for e in explanations[la]] for la in range(n_layers)}
@@ -256,7 +258,9 @@ def _write_report(cfg: FigureConfig, out: Path) -> Path:
     (out / "summary.txt").write_text(summary + "\n")
     files = ("summary.txt", "heads.json", "neuron_roles.json", "neuron_control.json")
     links = " · ".join(f"<a href='{f}'>{f}</a>" for f in files)
-    body = (f"<p class='meta'>Heads: {cfg.head_model} · neurons: {cfg.neuron_model} · data: {cfg.data}. "
+    esc = views.html.escape
+    body = (f"<p class='meta'>Heads: {esc(cfg.head_model)} · neurons: {esc(cfg.neuron_model)} · "
+            f"data: {esc(cfg.data)}. "
             f"Every number: {links}.</p>" + "".join(report.sections))
     views.write(out / "index.html", _page("TinyStories interpretability figures, reproduced", body))
     return out / "index.html"

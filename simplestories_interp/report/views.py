@@ -7,11 +7,18 @@ page); the head heat map and attention patterns need plotly's and circuitsvis's 
 writes each library once into its folder (:func:`write_shared_js`) and the pages load it with a
 relative ``<script src>``, which works offline from ``file://``. Text versions serve terminals
 and notebooks.
+
+Everything shown comes from outside the code (token strings of any vocabulary, the user's text,
+model names and paths, hook names), so every string goes into the HTML through
+:func:`html.escape` (text and attribute values), and every value given to a script through
+:func:`json_for_script`: a vocabulary entry ``</script><script>...`` is shown, never run.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import re
 import shutil
 from pathlib import Path
 from uuid import uuid4
@@ -19,6 +26,7 @@ from uuid import uuid4
 import torch
 
 from simplestories_interp.analysis.neurons import Explanation, TopK, logit_effect, quantile_examples
+from simplestories_interp.errors import InvalidArgumentError
 from simplestories_interp.report.thumbnails import CLASS_COLORS, sentence_patterns
 
 CSS = """
@@ -44,18 +52,43 @@ pre.summary { background: #f6f6f6; padding: 1em; white-space: pre-wrap; }
 PLOTLY_JS, CIRCUITSVIS_JS = "plotly.min.js", "circuitsvis.js"
 
 
+# Characters that must not appear raw in JSON inside a script: "</script" ends the element and
+# "<!--" or "<script" derail the HTML parser's script states; "&" is escaped too (XHTML, and the
+# usual rule), U+2028/U+2029 end lines in older JavaScript. JSON has them only inside strings,
+# where the \uXXXX escape means the same character.
+_SCRIPT_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SCRIPT_UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
+
+
+def json_for_script(value) -> str:
+    """``value`` as JSON that is safe to embed in an HTML ``<script>`` element.
+
+    ``<``, ``>``, ``&``, U+2028 and U+2029 are written as ``\\uXXXX`` escapes (JSON allows them
+    only inside strings, where the escape means the same character), so no string (a vocabulary
+    entry ``</script><script>alert(1)</script>``, a model path ``runs/<b>x</b>``) can close the
+    script or open a comment; ``json.loads`` of the result gives ``value`` back.
+    """
+    return _SCRIPT_UNSAFE_RE.sub(lambda m: _SCRIPT_UNSAFE[m.group()], json.dumps(value, ensure_ascii=False))
+
+
+def _circuitsvis_bundle() -> Path:
+    import circuitsvis
+
+    return Path(circuitsvis.__file__).parent / "dist" / "cdn" / "iife.js"
+
+
 def write_shared_js(folder: str | Path) -> None:
     """Write plotly's and circuitsvis's bundles once into ``folder`` (for ``shared_js=True`` views)."""
-    import circuitsvis
     import plotly.offline
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / PLOTLY_JS).write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
-    shutil.copyfile(Path(circuitsvis.__file__).parent / "dist" / "cdn" / "iife.js", folder / CIRCUITSVIS_JS)
+    shutil.copyfile(_circuitsvis_bundle(), folder / CIRCUITSVIS_JS)
 
 
 def page(title: str, body: str, head: str = "") -> str:
+    """A whole HTML page: ``title`` is plain text (escaped here); ``body`` and ``head`` are HTML."""
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style>{head}</head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
 
@@ -139,10 +172,11 @@ def neuron_section(top: TopK, unit: int, *, model=None, explanation: Explanation
 
 def neurons_page(top: TopK, units: list[int], *, model=None, explanations=None, title: str = "Neurons",
                  intro: str = "", titles: dict[int, str] | None = None) -> str:
+    """A page of :func:`neuron_section` s; ``title``, ``intro`` and ``titles`` are plain text."""
     ex = {e.unit: e for e in explanations or []}
     sections = "".join(neuron_section(top, u, model=model, explanation=ex.get(u),
                                       title=(titles or {}).get(u)) for u in units)
-    return page(title, f"<p>{intro}</p>{sections}" if intro else sections)
+    return page(title, f"<p>{html.escape(intro)}</p>{sections}" if intro else sections)
 
 
 def neuron_text(top: TopK, unit: int, *, n_top: int = 8, explanation: Explanation | None = None) -> str:
@@ -176,9 +210,12 @@ def heads_heatmap(records: list[dict], n_layers: int, n_heads: int, title: str =
     fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale=scale, zmin=-0.5,
                                zmax=len(classes) - 0.5, showscale=False,
                                x=[f"head {h}" for h in range(n_heads)], y=[f"layer {la}" for la in range(n_layers)]))
-    fig.update_layout(title=title, height=120 + 60 * n_layers, yaxis_autorange="reversed",
+    # plotly reads titles as its pseudo-HTML (<b>, <br>, <a>) and decodes entities: escaped, the
+    # title shows as typed. Its JSON goes into the page through plotly's own escaping of < > /.
+    fig.update_layout(title=html.escape(title), height=120 + 60 * n_layers, yaxis_autorange="reversed",
                       margin={"l": 80, "r": 20, "t": 60, "b": 40})
-    legend = " · ".join(f"<span style='color:{c}'>■</span> {k}" for k, c in zip(classes, colors, strict=True))
+    legend = " · ".join(f"<span style='color:{html.escape(c)}'>■</span> {html.escape(k)}"
+                        for k, c in zip(classes, colors, strict=True))
     return (fig.to_html(full_html=False, include_plotlyjs=PLOTLY_JS if shared_js else True)
             + f"<p class='meta'>{legend}</p>")
 
@@ -187,18 +224,29 @@ def attention_view(model, text: str, heads: list[tuple[int, int]], *, prepend_bo
                    shared_js: bool = False) -> str:
     """circuitsvis attention patterns of the given (layer, head) pairs on ``text``, offline: the
     circuitsvis bundle inlined, or loaded from the report folder's shared copy (``shared_js``)."""
-    import circuitsvis as cv
-    from circuitsvis.utils.convert_props import convert_props
-
     str_tokens, by_layer = sentence_patterns(model, text, prepend_bos=prepend_bos)
     patterns = torch.stack([by_layer[layer][h] for layer, h in heads])
-    names = [f"L{layer}H{h}" for layer, h in heads]
-    if not shared_js:
-        return cv.attention.attention_heads(attention=patterns, tokens=str_tokens,
-                                            attention_head_names=names).local_src
-    # A classic (not module) script: module scripts from file:// are blocked by browsers.
+    props = {"attention": patterns.tolist(), "tokens": [str(t) for t in str_tokens],
+             "attentionHeadNames": [f"L{layer}H{h}" for layer, h in heads]}
+    return circuitsvis_html("AttentionHeads", props, shared_js=shared_js)
+
+
+def circuitsvis_html(component: str, props: dict, *, shared_js: bool = False) -> str:
+    """A circuitsvis React component rendered offline with ``props`` (plain JSON-able values).
+
+    Classic (not module) scripts, since module scripts from ``file://`` are blocked by browsers;
+    the props go through :func:`json_for_script` (circuitsvis's own ``render_local`` pastes raw
+    ``json.dumps`` into the script, so a token ``</script>`` would end it).
+    """
+    if not re.fullmatch(r"[A-Za-z_]\w*", component):
+        raise InvalidArgumentError(f"not a circuitsvis component name: {component!r}")
     uid = "circuits-vis-" + uuid4().hex[:13]
-    props = convert_props({"attention": patterns, "tokens": str_tokens, "attentionHeadNames": names})
-    props = props.replace("</", "<\\/")  # user text must not close the script element
-    return (f"<div id='{uid}' style='margin: 15px 0;'></div><script src='{CIRCUITSVIS_JS}'></script>"
-            f"<script>CircuitsVis.render('{uid}', CircuitsVis.AttentionHeads, {props});</script>")
+    if shared_js:
+        bundle = f"<script src='{CIRCUITSVIS_JS}'></script>"
+    else:
+        # The bundle holds "<script></script>" in a string literal, which would end the inline
+        # script: "<\/script" is the same string in JavaScript (and the same pattern in a regex).
+        js = re.sub(r"</(?=script)", r"<\\/", _circuitsvis_bundle().read_text(encoding="utf-8"), flags=re.IGNORECASE)
+        bundle = f"<script>{js}</script>"
+    return (f"<div id='{uid}' style='margin: 15px 0;'></div>{bundle}"
+            f"<script>CircuitsVis.render('{uid}', CircuitsVis.{component}, {json_for_script(props)});</script>")

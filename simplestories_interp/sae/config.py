@@ -100,6 +100,8 @@ class SAESweepConfig(SAEConfig):
 
     def __post_init__(self) -> None:
         check_ranges(self, positive=("ks", "expansions", "lrs"), non_negative=("l1s",))
+        if not self.out.strip():
+            raise ConfigError("--out must name a folder (each SAE goes to a subfolder of it), got ''")
         self.runs()  # each combination validates itself (the base --k may not be one of them)
 
     def runs(self) -> list[SAEConfig]:

@@ -104,6 +104,9 @@ def feature_report(path, *, model=None, features: list[int] | None = None, data:
     from simplestories_interp.zoo.loading import load_model
 
     sae = load_sae(path, device=device)
+    outside = [f for f in features or [] if not 0 <= f < sae.cfg.d_sae]
+    if outside:  # before the scan, not after it
+        raise InvalidArgumentError(f"feature(s) {outside} out of range: the SAE has features 0..{sae.cfg.d_sae - 1}")
     provenance = json.loads((Path(path) / PROVENANCE).read_text()) if (Path(path) / PROVENANCE).is_file() else {}
     hook = sae.cfg.metadata.hook_name or provenance.get("hook")
     lm = model if isinstance(model, HookedTransformer) else load_model(
@@ -111,9 +114,6 @@ def feature_report(path, *, model=None, features: list[int] | None = None, data:
     rows = build_rows(data, lm.tokenizer, lm.cfg.n_ctx, n_stories)
     matches = match_roles(feature_activations(lm, sae, hook, rows), rows)
     chosen = features or [m.feature for m in sorted(matches, key=lambda m: -m.f1)[:8]]
-    outside = [f for f in chosen if not 0 <= f < sae.cfg.d_sae]
-    if outside:
-        raise InvalidArgumentError(f"feature(s) {outside} out of range: the SAE has features 0..{sae.cfg.d_sae - 1}")
     top = feature_topk(lm, sae, hook, rows)
     lines = [f"{path}: {hook}, d_sae {sae.cfg.d_sae}; role matches {match_summary(matches)}"]
     for f in chosen:

@@ -37,8 +37,8 @@ from simplestories_interp.analysis.hooks import parse_hooks
 from simplestories_interp.checkpoints import load_latest, require_checkpoint, save_checkpoint, truncate_log
 from simplestories_interp.data.rows import row_array
 from simplestories_interp.devices import pick_device
-from simplestories_interp.errors import ConfigError, MissingDirectoryError, did_you_mean
-from simplestories_interp.files import atomic_write_text, claim_output
+from simplestories_interp.errors import ConfigError, CorruptCheckpointError, MissingDirectoryError, did_you_mean
+from simplestories_interp.files import atomic_write_text, claim_output, file_mode, readable
 from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.data import hook_width, sae_batches
 from simplestories_interp.sae.metrics import evaluate_sae, reconstruction
@@ -291,6 +291,7 @@ def _save(sae: TrainingSAE, out: Path, cfg: SAEConfig, provenance: dict) -> None
     with tempfile.TemporaryDirectory(prefix=".sae_", dir=out) as tmp:
         sae.save_inference_model(tmp)  # then each file moves into place in one rename
         for file in Path(tmp).iterdir():
+            os.chmod(file, file_mode())  # safetensors writes 0600 whatever the umask
             os.replace(file, out / file.name)
     (out / PROVENANCE).write_text(json.dumps({**provenance, "config": dataclasses.asdict(cfg)}, indent=2))
 
@@ -300,4 +301,14 @@ def load_sae(path: str | Path, device: str | None = None) -> SAE:
     path = Path(path)
     if not (path / "cfg.json").is_file():
         raise MissingDirectoryError(f"{str(path)!r} is not an SAE directory (no cfg.json)")
-    return SAE.load_from_disk(str(path), device=str(pick_device(device)))
+    from safetensors import SafetensorError
+
+    with readable():
+        try:
+            return SAE.load_from_disk(str(path), device=str(pick_device(device)))
+        except PermissionError:
+            raise
+        except (SafetensorError, OSError, ValueError, KeyError, TypeError) as exc:
+            raise CorruptCheckpointError(f"the SAE in {str(path)!r} cannot be read, its files are corrupt or "
+                                         f"incomplete ({type(exc).__name__}: {str(exc)[:120]}); train it again "
+                                         "or restore the folder") from exc

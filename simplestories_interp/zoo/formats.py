@@ -6,21 +6,24 @@
   dict): for models HF Llama cannot express, such as those without normalisation layers.
 
 Weights are read with safetensors (or ``torch.load(weights_only=True)`` for legacy ``.bin``
-files), never by executing code. Writes go to a temporary directory that is renamed into
-place, so a killed save never leaves a half-written model behind.
+files), never by executing code; the shards a ``model.safetensors.index.json`` names must lie
+inside the model directory (:func:`shard_files`). Writes go to a temporary directory that is
+renamed into place, so a killed save never leaves a half-written model behind, and every file
+gets the mode an ordinary file would (``0o666 & ~umask``), weights included.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor
 
 from simplestories_interp import zoo
@@ -31,7 +34,7 @@ from simplestories_interp.errors import (
     MissingWeightsError,
     UnsupportedArchitectureError,
 )
-from simplestories_interp.files import atomic_dir
+from simplestories_interp.files import atomic_dir, save_weights
 from simplestories_interp.zoo.registry import ModelSpec
 
 HF_CONFIG, NATIVE_CONFIG, TRAINING_CONFIG = "config.json", "ssi_config.json", "training_config.json"
@@ -55,15 +58,20 @@ def detect_format(directory: Path) -> Format:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CorruptCheckpointError(f"cannot parse {str(path)!r}: {exc}") from exc
+    if not isinstance(value, dict):
+        raise CorruptCheckpointError(f"{str(path)!r} must hold a JSON object of settings, got a "
+                                     f"{type(value).__name__}; restore the file the model was saved with")
+    return value
 
 
 def training_n_ctx(directory: Path) -> int | None:
     """n_ctx recorded by the trainer next to the weights, if any."""
     path = directory / TRAINING_CONFIG
-    return int(_read_json(path)["n_ctx"]) if path.is_file() else None
+    n_ctx = _read_json(path).get("n_ctx") if path.is_file() else None
+    return n_ctx if isinstance(n_ctx, int) and not isinstance(n_ctx, bool) and n_ctx >= 2 else None
 
 
 def _check_supported(cfg: dict, path: Path) -> None:
@@ -98,6 +106,8 @@ def read_hf_spec(directory: Path, *, base: ModelSpec | None = None,
     _check_supported(cfg, directory)
     try:
         d_model, n_heads = int(cfg["hidden_size"]), int(cfg["num_attention_heads"])
+        if n_heads < 1 or d_model < 1:
+            raise ValueError(f"num_attention_heads={n_heads} and hidden_size={d_model} must be positive")
         rope = cfg.get("rope_parameters") or {}
         d_head = int(cfg.get("head_dim") or d_model // n_heads)
         factor = float(rope.get("partial_rotary_factor", cfg.get("partial_rotary_factor", 1.0)))
@@ -158,8 +168,7 @@ def load_weights(directory: Path) -> dict[str, Tensor]:
     if single.is_file():
         files = [single]
     elif index.is_file():
-        shards = sorted(set(_read_json(index).get("weight_map", {}).values()))
-        files = [directory / s for s in shards]
+        files = shard_files(directory, index)
     elif legacy.is_file():
         try:
             return torch.load(legacy, map_location="cpu", weights_only=True)
@@ -176,11 +185,67 @@ def load_weights(directory: Path) -> dict[str, Tensor]:
             raise MissingWeightsError(f"weights shard {str(file)!r} listed in the index is missing")
         try:
             state.update(load_file(str(file)))
+        except PermissionError:
+            raise  # not corrupt: reported as permission denied by the caller
         except (SafetensorError, OSError, ValueError) as exc:
             raise CorruptCheckpointError(
                 f"{str(file)!r} is truncated or corrupt ({exc}); delete it and download or save it again"
             ) from exc
     return state
+
+
+def shard_files(directory: Path, index: Path) -> list[Path]:
+    """The shard files a ``model.safetensors.index.json`` names, each checked to lie inside ``directory``.
+
+    An index is data from wherever the model came from, so its ``weight_map`` (tensor name -> file
+    name) may not point anywhere else: every entry must be a relative name, without ``..``, that
+    still lies inside the model directory once symbolic links are resolved. The one place outside
+    that is accepted is the ``blobs`` folder of a Hugging Face cache, which the files of a cached
+    snapshot (``<repo>/snapshots/<revision>``) link to. All entries are checked before any file is
+    opened; a bad one raises :class:`CorruptCheckpointError` naming the entry and the rule.
+    """
+    raw = _read_json(index)
+    weight_map = raw.get("weight_map") if isinstance(raw, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise CorruptCheckpointError(
+            f"{str(index)!r} has no weight_map entries (tensor name -> shard file): the index is corrupt"
+        )
+    root = directory.resolve()
+    blobs = root.parent.parent / "blobs" if root.parent.name == "snapshots" else None
+    files: dict[str, Path] = {}
+    for tensor, name in weight_map.items():
+        if name not in files:
+            files[name] = _shard_path(directory, root, blobs, index, tensor, name)
+    return [files[name] for name in sorted(files)]
+
+
+def _shard_path(directory: Path, root: Path, blobs: Path | None, index: Path, tensor: str, name) -> Path:
+    def refuse(rule: str) -> CorruptCheckpointError:
+        return CorruptCheckpointError(
+            f"{str(index)!r}: weight_map entry {tensor!r} -> {name!r} {rule}; shard files must be named "
+            f"relative to the model directory {str(directory)!r} and lie inside it. Refusing to load it."
+        )
+
+    if not isinstance(name, str) or not name.strip():
+        raise refuse("is not a file name")
+    if "\x00" in name:
+        raise refuse("contains a NUL character")
+    if name.startswith(("/", "\\")) or PurePosixPath(name).is_absolute() or PureWindowsPath(name).drive:
+        raise refuse("is an absolute path")
+    if ".." in re.split(r"[/\\]", name):
+        raise refuse("contains '..' (a parent directory)")
+    path = directory / name
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise refuse(f"cannot be resolved ({exc})") from exc
+    if resolved == root:
+        raise refuse("names the model directory itself")
+    inside = resolved.is_relative_to(root)
+    in_hf_cache = blobs is not None and resolved.parent == blobs.resolve() and path.parent.resolve() == root
+    if not (inside or in_hf_cache):
+        raise refuse(f"resolves outside the model directory (to {str(resolved)!r}) through a symbolic link")
+    return path
 
 
 def save_native(model, directory: str | Path, *, spec: ModelSpec | None = None,
@@ -194,7 +259,7 @@ def save_native(model, directory: str | Path, *, spec: ModelSpec | None = None,
     tokenizer = tokenizer if tokenizer is not None else model.tokenizer
     with atomic_dir(directory) as tmp:
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.named_parameters()}
-        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        save_weights(tensors, tmp / WEIGHTS, {"format": "pt"})
         spec_dict = {k: v for k, v in dataclasses.asdict(spec).items() if k != "extra"}
         (tmp / NATIVE_CONFIG).write_text(json.dumps({**spec_dict, "format": "ssi-native-v1"}, indent=2))
         if training is not None:
@@ -223,7 +288,7 @@ def save_hf(hf_state: dict[str, Tensor], spec: ModelSpec, directory: str | Path,
 def _write_hf(tmp: Path, hf_state: dict[str, Tensor], spec: ModelSpec, tokenizer, card, training) -> None:
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in hf_state.items()
                if k != "lm_head.weight"}  # tied: HF re-creates lm_head from the embedding
-    save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
+    save_weights(tensors, tmp / WEIGHTS, {"format": "pt"})
     config = {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama",
         "hidden_size": spec.d_model, "num_hidden_layers": spec.n_layers,

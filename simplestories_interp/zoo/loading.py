@@ -31,6 +31,7 @@ from simplestories_interp.errors import (
     ModelNotTrainedError,
     UnknownModelError,
 )
+from simplestories_interp.files import readable
 from simplestories_interp.zoo import formats, hub
 from simplestories_interp.zoo.convert import hf_to_tl, tl_config
 from simplestories_interp.zoo.registry import ModelSpec
@@ -195,6 +196,13 @@ def load_model(
     parse_dtype(dtype)  # fail before any download
     if str(name_or_path) in _transformer_lens_names():
         return _from_transformer_lens(str(name_or_path), device, dtype)
+    with readable():
+        return _load(name_or_path, device=device, dtype=dtype, n_ctx=n_ctx, rotary_dim=rotary_dim, fold_ln=fold_ln,
+                     center_writing_weights=center_writing_weights, center_unembed=center_unembed, revision=revision)
+
+
+def _load(name_or_path, *, device, dtype, n_ctx, rotary_dim, fold_ln, center_writing_weights, center_unembed,
+          revision) -> HookedTransformer:
     found = resolve(name_or_path, revision=revision)
     spec = read_spec(found, n_ctx=n_ctx)
     if rotary_dim is not None:

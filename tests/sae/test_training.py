@@ -166,6 +166,12 @@ def test_cli_kill_and_resume(tiny_model, tmp_path, capsys):
     assert main(["sae", "eval", str(killed), "--eval-stories", "5", "--density-stories", "5",
                  "--device", "cpu"]) == 0
     assert "ce_loss_score" in capsys.readouterr().out
+    own = (killed / "metrics.json").read_text()
+    other = save_native(tiny_model, tmp_path / "other-model")
+    assert main(["sae", "eval", str(killed), "--model", str(other), "--eval-stories", "5", "--density-stories", "5",
+                 "--device", "cpu"]) == 0
+    assert (killed / "metrics.json").read_text() == own, "evaluating with another model overwrote metrics.json"
+    assert "ce_loss_score" in json.loads((killed / "metrics-other-model.json").read_text())
     assert main(["sae", "features", str(killed), "--n-stories", "5", "--out", str(tmp_path / "f.html"),
                  "--device", "cpu"]) == 0
     out = capsys.readouterr().out

@@ -130,6 +130,8 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, capsys):
     a = load_file(str(full / "model" / "model.safetensors"))
     b = load_file(str(killed / "model" / "model.safetensors"))
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+    steps = [json.loads(line)["step"] for line in (killed / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)), "a resumed run logged some steps twice"
     capsys.readouterr()
     assert main([*_cli_args(killed, tok), "--resume"]) == 2 and "already finished" in capsys.readouterr().err
 

@@ -1,0 +1,224 @@
+"""The reliability case table (docs/reliability.md): every bad input is one line, exit 2, no traceback.
+
+Each row of ``CASES`` is (case id, command, what the message must say). The commands run
+in-process against a small world of bad files built once per module (a file where a folder is
+expected, a config.json that is a list, JSON lines that are not objects, a corrupt SAE, ...).
+Cases that need a fault injected (permission denied, a full disk, a busy folder) are the tests
+below the table. ``test_docs_list_every_case`` keeps the docs table and this one in step.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from simplestories_interp.cli import main
+from tests.helpers import save_hf_checkpoint
+
+CASES = [
+    # silent wrong results, now refused
+    ("keep-checkpoints-zero", "train --keep-checkpoints 0", "--keep-checkpoints must be positive, got 0"),
+    ("keep-checkpoints-negative", "train --keep-checkpoints -2", "--keep-checkpoints must be positive, got -2"),
+    ("resume-without-checkpoint", "train --resume --out {w}/fresh_run", "nothing to resume"),
+    ("cache-attention-pattern", "cache {model} --hooks blocks.0.attn.hook_pattern --out {w}/pattern_store",
+     "is not token-shaped"),
+    ("sae-less-than-a-batch", "sae train --tokens 1", "must be at least one batch"),
+    # hangs
+    ("cache-rows-per-shard-zero", "cache --rows-per-shard 0", "--rows-per-shard must be positive, got 0"),
+    ("cache-rows-per-shard-negative", "cache --rows-per-shard -4", "--rows-per-shard must be positive, got -4"),
+    ("cache-batch-size-zero", "cache --batch-size 0", "--batch-size must be positive, got 0"),
+    ("cache-batch-size-negative", "cache --batch-size -1", "--batch-size must be positive, got -1"),
+    # tracebacks that are one line now
+    ("config-json-list", "generate {w}/list_config", "must hold a JSON object"),
+    ("zero-heads", "generate {w}/zero_heads", "num_attention_heads"),
+    ("jsonl-not-objects", "neurons {model} --hook blocks.0.mlp.hook_post --data {w}/not_objects.jsonl",
+     "is not a JSON object"),
+    ("train-out-is-file", "train --out {w}/a_file.txt", "is a file, but a folder is needed"),
+    ("sae-out-is-file", "sae train --out {w}/a_file.txt", "is a file, but a folder is needed"),
+    ("synth-out-is-file", "data synth --out {w}/a_file.txt", "is a file, but a folder is needed"),
+    ("neurons-out-is-folder", "neurons {model} --hook blocks.0.mlp.hook_post --out {w}", "is a folder, but a file"),
+    ("features-out-is-folder", "sae features {sae} --out {w}", "is a folder, but a file"),
+    ("out-not-writable", "data synth --out /proc/ssi-cannot-write", "cannot write to"),
+    ("threads-negative", "train --threads -1", "--threads must be positive, got -1"),
+    ("sae-log-every-zero", "sae train --log-every 0", "--log-every must be positive, got 0"),
+    ("sae-checkpoint-every-zero", "sae train --checkpoint-every 0", "--checkpoint-every must be positive, got 0"),
+    ("neurons-k-zero", "neurons --k 0", "--k must be positive, got 0"),
+    ("neurons-k-negative", "neurons --k -3", "--k must be positive, got -3"),
+    ("features-out-of-range", "sae features {sae} --features 99999", "out of range"),
+    ("features-negative", "sae features {sae} --features -1", "--features must be zero or more, got -1"),
+    ("stats-negative-stories", "data stats --n-stories -5", "--n-stories must be positive, got -5"),
+    ("yaml-string-number", "train --config {w}/lr.yaml", "config key 'lr' must be float, got '1e-3'"),
+    ("unknown-user-home", "train --out ~no-such-user-ssi/run", "unknown user's home"),
+    ("corrupt-sae-weights", "sae eval {sae_corrupt}", "corrupt"),
+    ("noln-too-few-stories", "noln {model} --n-stories 1 --out {w}/noln", "at least one of each is needed"),
+    ("out-empty", "train --out ''", "--out must name a folder"),
+    ("out-other-artifact", "cache {model} --hooks blocks.0.hook_resid_post --out {w}/train_run",
+     "holds a training run, not an activation store"),
+    ("option-prefix", "train --max-step 5", "unrecognized arguments: --max-step"),
+    ("unknown-subcommand", "sae trian", "invalid choice: 'trian'"),
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, tokenizer_factory):
+    """The bad (and a few good) files the cases point at."""
+    from simplestories_interp import zoo
+    from simplestories_interp.sae.config import SAEConfig
+    from simplestories_interp.sae.training import make_sae
+
+    w = tmp_path_factory.mktemp("world")
+    (w / "a_file.txt").write_text("not a folder\n")
+    (w / "list_config").mkdir()
+    (w / "list_config" / "config.json").write_text("[1, 2]")
+    (w / "list_config" / "model.safetensors").write_bytes(b"")
+    spec = zoo.ModelSpec(name="tiny", n_layers=1, d_model=32, n_heads=4, d_head=8, n_key_value_heads=2, d_mlp=48,
+                         d_vocab=300, n_ctx=64)
+    model = w / "model"
+    save_hf_checkpoint(model, spec, tokenizer_factory(300))
+    (model / "training_config.json").write_text(json.dumps({"n_ctx": 64}))
+    (w / "zero_heads").mkdir()
+    config = json.loads((model / "config.json").read_text())
+    config.pop("head_dim", None)
+    (w / "zero_heads" / "config.json").write_text(json.dumps({**config, "num_attention_heads": 0}))
+    (w / "zero_heads" / "model.safetensors").write_bytes((model / "model.safetensors").read_bytes())
+    (w / "not_objects.jsonl").write_text('[1, 2]\n"a story"\n')
+    (w / "lr.yaml").write_text("lr: 1e-3\n")
+    (w / "train_run").mkdir()
+    (w / "train_run" / "config.yaml").write_text("model: SynthStories-1.25M\n")
+    meta = {"model_name": str(model), "hook_name": "blocks.0.hook_resid_post", "context_size": 64,
+            "prepend_bos": True}
+    make_sae(SAEConfig(arch="standard", d_sae=64), 32, meta).save_inference_model(str(w / "sae"))
+    make_sae(SAEConfig(arch="standard", d_sae=64), 32, meta).save_inference_model(str(w / "sae_corrupt"))
+    for weights in (w / "sae_corrupt").glob("*.safetensors"):
+        weights.write_bytes(b"\x00junk")
+    return w
+
+
+def run(capsys, argv: list[str]) -> tuple[int, str, float]:
+    start = time.perf_counter()
+    code = main(argv)
+    return code, capsys.readouterr().err, time.perf_counter() - start
+
+
+def assert_one_line_error(code: int, err: str, seconds: float, needle: str = "") -> None:
+    """Exit 2 and the error as one line; progress bars of work done before the error may precede it."""
+    assert code == 2, err
+    lines = [line for line in err.replace("\r", "\n").split("\n") if "ssi: error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].endswith(lines[0].split("ssi: error: ", 1)[1]) and needle in lines[0], err
+    assert seconds < 60, f"took {seconds:.0f} s"
+
+
+def argv_of(command: str, world: Path) -> list[str]:
+    import shlex
+
+    return shlex.split(command.format(w=world, model=world / "model", sae=world / "sae",
+                                      sae_corrupt=world / "sae_corrupt"))
+
+
+@pytest.mark.parametrize("case,command,needle", CASES, ids=[c[0] for c in CASES])
+def test_case_table(capsys, world, case, command, needle):
+    assert_one_line_error(*run(capsys, argv_of(command, world)), needle)
+
+
+def test_refused_runs_leave_nothing_behind(capsys, world):
+    for case in ("resume-without-checkpoint", "cache-attention-pattern", "noln-too-few-stories"):
+        command = dict((c[0], c[1]) for c in CASES)[case]
+        run(capsys, argv_of(command, world))
+        out = Path(argv_of(command, world)[argv_of(command, world).index("--out") + 1])
+        assert not out.exists(), f"{case} left {out}"
+
+
+def test_docs_list_every_case():
+    table = (Path(__file__).parents[1] / "docs" / "reliability.md").read_text()
+    listed = set(re.findall(r"^\| `([a-z0-9-]+)` \|", table, flags=re.M))
+    missing = [c[0] for c in CASES if c[0] not in listed]
+    assert not missing, f"docs/reliability.md lacks {missing}"
+
+
+def test_busy_output_folder_is_refused(capsys, world, tmp_path):
+    from simplestories_interp.files import claim_output
+
+    with claim_output(tmp_path / "busy", "activation store"):
+        code, err, seconds = run(capsys, ["cache", str(world / "model"), "--hooks", "blocks.0.hook_resid_post",
+                                          "--out", str(tmp_path / "busy"), "--n-stories", "4"])
+    assert_one_line_error(code, err, seconds, "is being written by another ssi job (pid ")
+    with claim_output(tmp_path / "busy", "activation store"):  # released: claimable again
+        pass
+
+
+def test_unreadable_weights_say_permission_denied(capsys, world, monkeypatch):
+    from simplestories_interp.zoo import formats
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(world / "model" / "model.safetensors"))
+
+    monkeypatch.setattr(formats, "load_file", denied)
+    code, err, seconds = run(capsys, ["generate", str(world / "model"), "--max-new-tokens", "2"])
+    assert_one_line_error(code, err, seconds, "permission denied")
+    assert "delete" not in err.lower() and "corrupt" not in err.lower()
+
+
+def test_unreadable_model_folder(capsys, world, monkeypatch):
+    """A folder without read/search permission: stat of its files fails with EACCES (root cannot chmod-test)."""
+    real = Path.is_file
+
+    def denied(self):
+        if self.parent == world / "model":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    code, err, seconds = run(capsys, ["generate", str(world / "model"), "--max-new-tokens", "2"])
+    assert_one_line_error(code, err, seconds, "ermission denied")
+
+
+def test_full_disk_is_named(capsys, tmp_path, monkeypatch):
+    import errno
+
+    import simplestories_interp.data.synthetic as synthetic
+
+    real_open = open
+
+    def full(path, mode="r", *args, **kwargs):
+        if "w" in mode and str(path).endswith(".tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(synthetic, "open", full, raising=False)
+    code, err, seconds = run(capsys, ["data", "synth", "--out", str(tmp_path / "d"), "--n-stories", "3"])
+    assert_one_line_error(code, err, seconds, "no space left on device while writing")
+
+
+def test_full_disk_inside_torch_save(tmp_path, monkeypatch):
+    """torch.save reports ENOSPC as a RuntimeError about a failed write: it must still read 'no space left'."""
+    import shutil
+
+    import torch
+
+    from simplestories_interp.checkpoints import save_checkpoint
+    from simplestories_interp.errors import DiskFullError
+
+    def failing_save(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 0))
+    with pytest.raises(DiskFullError, match="no space left on device"):
+        save_checkpoint(tmp_path / "run", 1, {"w": torch.zeros(2)}, {}, fingerprint="f")
+    assert not list((tmp_path / "run" / "checkpoints").glob("step_*"))
+
+
+def test_missing_n_ctx_in_training_config_falls_back(capsys, world, tmp_path):
+    """A model folder whose training_config.json lacks n_ctx loads (n_ctx from config.json), no traceback."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(world / "model", model)
+    (model / "training_config.json").write_text(json.dumps({"lr": 0.001}))
+    code = main(["generate", str(model), "--max-new-tokens", "2"])
+    assert code == 0, capsys.readouterr().err
