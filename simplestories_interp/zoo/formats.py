@@ -138,7 +138,7 @@ def read_hf_spec(directory: Path, *, base: ModelSpec | None = None,
     if n_ctx is None:
         n_ctx = int(cfg.get("max_position_embeddings", 512))
         warnings.warn(
-            f"{directory}: no training_config.json and not a zoo architecture; using "
+            f"{directory}: no n_ctx in a training_config.json and not a zoo architecture; using "
             f"max_position_embeddings={n_ctx} as n_ctx (pass n_ctx= to override)",
             stacklevel=3,
         )
