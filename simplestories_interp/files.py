@@ -109,9 +109,7 @@ def claim_output(path: str | Path, kind: str) -> Iterator[Path]:
     created = not directory.exists()
     ensure_writable(directory)
     found = folder_kind(directory)
-    if found not in (None, kind):
-        if created:
-            shutil.rmtree(directory, ignore_errors=True)
+    if found not in (None, kind):  # a folder this call created holds nothing yet
         raise OutputInUseError(f"{str(directory)!r} holds {_a(found)}, not {_a(kind)}; choose another --out")
     lock = open(directory / LOCK_FILE, "a+")
     try:
