@@ -23,7 +23,7 @@ from simplestories_interp.analysis.config import CacheConfig, HeadConfig, Neuron
 from simplestories_interp.data.config import StatsConfig, SynthConfig
 from simplestories_interp.dataclass_args import add_dataclass_args, given
 from simplestories_interp.errors import InvalidArgumentError, SSIError, did_you_mean
-from simplestories_interp.report.config import FigureConfig
+from simplestories_interp.report.config import ContextLengthConfig, FigureConfig
 from simplestories_interp.sae.config import (
     SAEConfig,
     SAEEvalConfig,
@@ -104,6 +104,14 @@ def run_stats(args: StatsConfig) -> None:
     from simplestories_interp.data.diversity import diversity_report
 
     report = diversity_report(args.n_stories, args.seed)
+    if args.length_stories:
+        from simplestories_interp.data.diversity import token_lengths
+        from simplestories_interp.data.tokenizer import load_tokenizer
+        from simplestories_interp.zoo.loading import resolve
+
+        tokenizer = load_tokenizer(resolve(args.tokenizer).directory)
+        report["token_lengths"] = {kind: token_lengths(f"{kind}:{args.seed}", tokenizer, args.length_stories)
+                                   for kind in ("synthetic", "synthetic-long")}
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -238,6 +246,13 @@ def run_reproduce(args) -> None:
     print((Path(args.out) / "summary.txt").read_text())
 
 
+def run_context_length(args) -> None:
+    from simplestories_interp.report.context_length import context_length_study
+
+    print(f"report: {context_length_study(args)}")
+    print((Path(args.out) / "summary.txt").read_text())
+
+
 COMMANDS: dict[str, tuple[type, Callable]] = {
     "zoo": (ZooConfig, run_zoo),
     "info": (InfoConfig, run_info),
@@ -249,6 +264,7 @@ COMMANDS: dict[str, tuple[type, Callable]] = {
     "neurons": (NeuronConfig, run_neurons),
     "heads": (HeadConfig, run_heads),
     "reproduce tinystories": (FigureConfig, run_reproduce),
+    "reproduce context-length": (ContextLengthConfig, run_context_length),
     "noln": (NoLNConfig, run_noln),
     "sae train": (SAEConfig, run_sae_train),
     "sae sweep": (SAESweepConfig, run_sae_sweep),

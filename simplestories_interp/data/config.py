@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from simplestories_interp.dataclass_args import check_ranges, positional
 from simplestories_interp.errors import ConfigError
+from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
 
 @dataclass
@@ -42,6 +43,10 @@ class StatsConfig:
     """Corpus seed."""
     json: bool = False
     """Print JSON instead of text."""
+    length_stories: int = 1000
+    """Ordinary and long stories (synthetic-long) whose lengths in tokens are measured; 0 skips."""
+    tokenizer: str = DEFAULT_MODEL
+    """Model (zoo name or directory) whose tokenizer measures the lengths."""
 
     def __post_init__(self) -> None:
-        check_ranges(self, positive=("n_stories",), non_negative=("seed",))
+        check_ranges(self, positive=("n_stories",), non_negative=("seed", "length_stories"))

@@ -62,3 +62,17 @@ def diversity_report(n_stories: int = 100_000, seed: int = 0, progress: bool = T
         "mean_words": round(float(lengths_np.mean()), 1),
         "labels": {k: dict(sorted(v.items(), key=lambda kv: str(kv[0]))) for k, v in labels.items()},
     }
+
+
+def token_lengths(source: str, tokenizer, n_stories: int) -> dict:
+    """Distribution of story lengths in tokens (without the separator) over ``n_stories`` of ``source``."""
+    from simplestories_interp.data.rows import encode_stories
+    from simplestories_interp.data.sources import iter_stories
+
+    lengths = np.array([len(e.ids) for e in encode_stories(iter_stories(source, limit=n_stories), tokenizer)])
+    if not len(lengths):
+        return {"source": source, "stories": 0}
+    pct = dict(zip((5, 25, 50, 75, 95), np.percentile(lengths, [5, 25, 50, 75, 95]), strict=True))
+    return {"source": source, "stories": len(lengths), "mean": round(float(lengths.mean()), 1),
+            "min": int(lengths.min()), "max": int(lengths.max()), **{f"p{p}": int(v) for p, v in pct.items()},
+            "share_512_or_more": round(float((lengths >= 512).mean()), 4)}

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from simplestories_interp.data.rows import story_ids
-from simplestories_interp.data.sources import HUB_DATASET, _files, iter_stories
+from simplestories_interp.data.sources import HUB_DATASET, _files, is_synthetic, iter_stories
 from simplestories_interp.data.tokenizer import UNK_ID, separator_id
 from simplestories_interp.errors import DataError
 from simplestories_interp.files import dir_mode
@@ -75,7 +75,7 @@ def _stats(files: list[Path]) -> list[tuple[int, int]]:
 def source_identity(source: str) -> list:
     """What stands for ``source`` in the cache key.
 
-    * ``synthetic[:SEED]``: the string itself (the corpus is a pure function of the seed);
+    * ``synthetic[-long][:SEED]``: the string itself (the corpus is a pure function of the seed);
     * ``hub[:REPO]``: ``["hub", REPO]`` with the default repo filled in. The revision is *not*
       part of it: the data set is streamed from the current ``main`` (nothing is snapshotted in
       the HF cache to read a commit from), and asking the hub for it would need the network and
@@ -87,7 +87,7 @@ def source_identity(source: str) -> list:
       hundred MB), small next to tokenising. Touching a file without changing it also re-packs.
     """
     kind, _, arg = source.partition(":")
-    if kind == "synthetic":
+    if is_synthetic(source):
         return [source]
     if kind == "hub":
         return ["hub", arg or HUB_DATASET]
@@ -136,9 +136,9 @@ def pack(source: str, tokenizer, n_ctx: int, *, limit: int | None = None,
         raise DataError(f"n_ctx must be at least 2, got {n_ctx}")
     if len(tokenizer) > 65536:
         raise DataError(f"vocabulary of {len(tokenizer)} tokens does not fit uint16 rows")
-    if limit is None and source.split(":")[0] == "synthetic":
+    if limit is None and is_synthetic(source):
         raise DataError("the synthetic corpus is endless: give the number of stories (--n-stories)")
-    files = None if source.split(":")[0] in ("synthetic", "hub") else _files(Path(source))
+    files = None if is_synthetic(source) or source.split(":")[0] == "hub" else _files(Path(source))
     before = files and _stats(files)  # taken before the key's hashes, so no edit slips in between
     out = out or cache_root() / "packed" / pack_key(source, limit, tokenizer, n_ctx, val_fraction)
     if (out / META_FILE).is_file():

@@ -17,7 +17,7 @@ from itertools import islice
 import numpy as np
 from tokenizers import Encoding
 
-from simplestories_interp.data.sources import iter_records, iter_stories
+from simplestories_interp.data.sources import is_synthetic, iter_records, iter_stories
 from simplestories_interp.data.tokenizer import raw_encoder, separator_id
 from simplestories_interp.errors import DataError
 
@@ -84,26 +84,35 @@ def story_ids(stories: Iterable[str], tokenizer) -> Iterator[list[int]]:
         yield [sep, *enc.ids]
 
 
-def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool | None = None) -> Rows:
+def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool | None = None,
+               per_document: bool = False) -> Rows:
     """Tokenise ``n_stories`` stories of ``source`` into rows, keeping the token-to-text map.
 
-    ``annotated=True`` also keeps labels and annotations (synthetic corpus or jsonl shards written by
-    ``ssi data synth``); the default keeps them for the synthetic corpus, whose stories always have them.
+    ``annotated=True`` also keeps labels and annotations (synthetic corpora or jsonl shards written by
+    ``ssi data synth``); the default keeps them for the synthetic corpora, whose stories always have them.
+    ``per_document=True`` makes one row per story instead of packing: ``[EOS]`` and the story's first
+    ``n_ctx - 1`` tokens, so a token's position in the row is its position in the story (stories
+    shorter than that are left out); the context-length study reads long stories this way.
     """
     if annotated is None:
-        annotated = source.split(":")[0] == "synthetic"
+        annotated = is_synthetic(source)
     records = list(iter_records(source, limit=n_stories)) if annotated else None
     stories = [r["story"] for r in records] if records else list(iter_stories(source, limit=n_stories))
     ids, story, start, end, sep = [], [], [], [], separator_id(tokenizer)
     for i, enc in enumerate(encode_stories(stories, tokenizer)):
-        ids += [sep, *enc.ids]
-        story += [i] * (len(enc.ids) + 1)
-        start += [-1, *(o[0] for o in enc.offsets)]
-        end += [-1, *(o[1] for o in enc.offsets)]
+        take = n_ctx - 1 if per_document else len(enc.ids)
+        if len(enc.ids) < take:
+            continue
+        ids += [sep, *enc.ids[:take]]
+        story += [i] * (take + 1)
+        start += [-1, *(o[0] for o in enc.offsets[:take])]
+        end += [-1, *(o[1] for o in enc.offsets[:take])]
     n = len(ids) // n_ctx
     if n == 0:
-        raise DataError(f"{len(stories)} stories of {source!r} give {len(ids)} tokens, fewer than "
-                        f"one row of n_ctx={n_ctx}; use more stories")
+        what = (f"none has the {n_ctx - 1} tokens that a row of n_ctx={n_ctx} needs; use longer stories"
+                if per_document else
+                f"they give {len(ids)} tokens, fewer than one row of n_ctx={n_ctx}; use more stories")
+        raise DataError(f"{len(stories)} stories of {source!r}: {what}")
 
     def shape(x, dtype):
         return np.asarray(x[: n * n_ctx], dtype=dtype).reshape(n, n_ctx)

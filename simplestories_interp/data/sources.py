@@ -3,6 +3,8 @@
 A source is named by one string, so the CLI and configs can carry it:
 
 * ``synthetic`` (or ``synthetic:SEED``): the built-in corpus of :mod:`.synthetic`;
+* ``synthetic-long`` (or ``synthetic-long:SEED``): its long stories, several chapters each
+  (:mod:`.long_stories`); ``synthetic-mix[:SEED]``: ordinary stories with every fifth one long;
 * ``hub`` or ``hub:REPO`` (default ``SimpleStories/SimpleStories``): streamed with ``datasets``;
 * a path: a ``.txt`` file (stories separated by a line such as ``<|endoftext|>``, else by
   blank lines), ``.jsonl`` or ``.parquet`` (a ``story`` or ``text`` column), or a directory of
@@ -27,6 +29,22 @@ SEPARATOR = re.compile(r"^\s*(<\|endoftext\|>|\[EOS\]|-{3,}|={3,})\s*$", re.MULT
 _SUFFIXES = (".txt", ".jsonl", ".parquet")
 
 
+def is_synthetic(source: str) -> bool:
+    """Whether ``source`` names a built-in generated corpus (labels and annotations included)."""
+    return source.split(":")[0] in ("synthetic", "synthetic-long", "synthetic-mix")
+
+
+def _generator(source: str):
+    kind = source.split(":")[0]
+    if kind in ("synthetic-long", "synthetic-mix"):
+        from simplestories_interp.data import long_stories
+
+        return long_stories.generate_long_stories if kind == "synthetic-long" else long_stories.generate_mixed_stories
+    from simplestories_interp.data.synthetic import generate_stories
+
+    return generate_stories
+
+
 def iter_stories(source: str, *, limit: int | None = None, split: str = "train",
                  start: int = 0) -> Iterator[str]:
     """Stories (cleaned strings) from a source string; see the module docstring."""
@@ -35,28 +53,24 @@ def iter_stories(source: str, *, limit: int | None = None, split: str = "train",
 
 def iter_records(source: str, *, limit: int | None = None, start: int = 0) -> Iterator[dict]:
     """Records with labels and annotations (synthetic sources and jsonl shards only)."""
-    if source.split(":")[0] == "synthetic":
-        from simplestories_interp.data.synthetic import generate_stories
-
-        return islice(generate_stories(limit or 10**12, seed=synthetic_seed(source), start=start), limit)
+    if is_synthetic(source):
+        return islice(_generator(source)(limit or 10**12, seed=synthetic_seed(source), start=start), limit)
     return islice((r for f in _files(Path(source)) for r in _jsonl(f)), start, None if limit is None else start + limit)
 
 
 def synthetic_seed(source: str) -> int:
-    """The seed of a ``synthetic[:SEED]`` source (0 when none is given)."""
-    _, _, arg = source.partition(":")
+    """The seed of a ``synthetic[-long][:SEED]`` source (0 when none is given)."""
+    kind, _, arg = source.partition(":")
     if arg and not arg.isdigit():
-        raise DataError(f"story source {source!r}: the seed after 'synthetic:' must be a non-negative "
-                        "integer, e.g. synthetic:42")
+        raise DataError(f"story source {source!r}: the seed after '{kind}:' must be a non-negative "
+                        f"integer, e.g. {kind}:42")
     return int(arg) if arg else 0
 
 
 def _raw(source: str, split: str, start: int) -> Iterator[str]:
     kind, _, arg = source.partition(":")
-    if kind == "synthetic":
-        from simplestories_interp.data.synthetic import generate_stories
-
-        return (r["story"] for r in generate_stories(10**12, seed=synthetic_seed(source), start=start))
+    if is_synthetic(source):
+        return (r["story"] for r in _generator(source)(10**12, seed=synthetic_seed(source), start=start))
     if kind == "hub":
         return islice(_hub(arg or HUB_DATASET, split), start, None)
     return islice((_clean_text(s) for f in _files(Path(source)) for s in _read(f)), start, None)

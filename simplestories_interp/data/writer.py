@@ -75,6 +75,9 @@ class Cast:
     obj_adj: str
     places: list[str]
     rng: random.Random
+    fixed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Extra slots that always render the same words: ``{KEY}`` -> (text, role), one span with
+    entity ``key`` lowercased (long stories' secret word and catchphrase)."""
 
 
 @dataclass
@@ -140,6 +143,9 @@ class Writer:
             return self._word(rng.choice(lx.TIMES), "time")
         if key == "X":
             return self._append(rng.choice(getattr(lx, arg)))
+        if key in cast.fixed:
+            word, role = cast.fixed[key]
+            return self._append(word, role, key.lower())
         raise KeyError(f"unknown template slot {{{slot}}}")
 
     # -- sentences -------------------------------------------------------------------------
@@ -174,6 +180,11 @@ class Writer:
     def _capitalise(self, at: int) -> None:
         if at < len(self.text):
             self.text = self.text[:at] + self.text[at].upper() + self.text[at + 1:]
+
+    def heading(self, text: str, role: str) -> None:
+        """A line of its own (a chapter title), annotated as a whole with ``role``."""
+        self.paragraph_break()
+        self._append(text, role)
 
     def paragraph_break(self) -> None:
         if self.text:

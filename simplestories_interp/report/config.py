@@ -1,12 +1,19 @@
-"""Typed config of the figure reproductions (``ssi reproduce tinystories``).
+"""Typed configs of the studies (``ssi reproduce tinystories``, ``ssi reproduce context-length``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from simplestories_interp.dataclass_args import check_ranges
+from simplestories_interp.errors import ConfigError
+from simplestories_interp.sae.config import COUNTERPART_COSINE
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
+
+POSITION_BUCKETS: tuple[tuple[int, int], ...] = ((0, 64), (64, 128), (128, 256), (256, 512))
+"""Position buckets [lo, hi) of the context-length study (docs/context_length.md)."""
+LONG_CONTEXT_MODEL = "SynthStories-1.25M-long"
+SHORT_CONTEXT_MODELS = ("SynthStories-1.25M-long-ctx64", "SynthStories-1.25M-long-ctx128")
 
 DEFAULT_HEAD_MODEL = "SynthStories-1L"
 # Our own paragraph of the same shape as the paper's Fig. 19/20 example.
@@ -41,3 +48,54 @@ class FigureConfig:
 
     def __post_init__(self) -> None:
         check_ranges(self, positive=("neuron_stories", "head_stories"))
+
+
+@dataclass
+class ContextLengthConfig:
+    """The context-length study: loss by position, short-context SAEs by position, late-only features."""
+
+    out: str = "context_length"
+    """Output directory (index.html, summary.txt, results.json, late_features.html, the SAEs)."""
+    model: str = LONG_CONTEXT_MODEL
+    """The full-context model (its SAEs, and the longest line of the loss figure); the default is
+    SynthStories-1.25M fine-tuned on a mix with long stories (models/train_all.sh)."""
+    short_models: list[str] = field(default_factory=lambda: list(SHORT_CONTEXT_MODELS))
+    """Shorter-context models compared by loss (run by sliding window); empty: none."""
+    hook: str = "blocks.2.hook_resid_pre"
+    """Hook the SAEs read (a middle residual stream by default)."""
+    windows: list[int] = field(default_factory=lambda: [64, 128, 512])
+    """Context windows (tokens) the SAEs are trained on; the longest must not exceed the model's n_ctx."""
+    tokens: int = 1_000_000
+    """Training tokens per SAE (the same budget for every window)."""
+    k: int = 16
+    """Active features per token (BatchTopK), the same for every window."""
+    expansion: int = 8
+    """d_sae / d_model of the SAEs."""
+    data: str = "synthetic-long"
+    """Story source the SAEs train on (packed rows of each window)."""
+    eval_data: str = "synthetic-long:9999"
+    """Held-out long stories (one row per story, positions = positions in the story)."""
+    eval_stories: int = 200
+    """Held-out stories for the loss by position (stories shorter than the model's context are skipped)."""
+    sae_eval_stories: int = 100
+    """Held-out stories for the SAE metrics by position and the late-feature search."""
+    boundary: int = 128
+    """Position from which a feature counts as late (a bucket edge: 64, 128 or 256)."""
+    late_share: float = 0.9
+    """A late feature has at least this share of its per-token activation mass beyond --boundary."""
+    counterpart_cosine: float = COUNTERPART_COSINE
+    """Decoder cosine at or above which a shorter-window SAE's feature counts as the same feature."""
+    seed: int = 0
+    """Seed of the SAEs (initialisation and shuffling)."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("windows", "tokens", "k", "expansion", "eval_stories", "sae_eval_stories",
+                                     "boundary"), fraction=("late_share", "counterpart_cosine"),
+                     non_negative=("seed",))
+        if self.boundary not in {lo for lo, _ in POSITION_BUCKETS[1:]}:
+            raise ConfigError(f"--boundary must be where a position bucket starts "
+                              f"({', '.join(str(lo) for lo, _ in POSITION_BUCKETS[1:])}), got {self.boundary}")
+        if len(set(self.windows)) < 2:
+            raise ConfigError(f"--windows needs at least two different context lengths to compare, got {self.windows}")

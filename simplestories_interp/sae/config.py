@@ -12,6 +12,10 @@ from simplestories_interp.dataclass_args import check_ranges, positional
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
+COUNTERPART_COSINE = 0.7
+"""Decoder cosine at or above which a feature of another SAE counts as the same direction (a common
+choice in feature-universality work; stated with every count that uses it)."""
+
 
 @dataclass
 class SAEConfig:
@@ -46,6 +50,9 @@ class SAEConfig:
     """Activation store to train from (ssi cache); default: activations made on the fly."""
     data: str = "synthetic"
     """Story source for on-the-fly activations."""
+    context: int | None = None
+    """Tokens per row the model reads for on-the-fly activations; default: its n_ctx. A shorter
+    context trains the SAE on short-context activations (docs/context_length.md)."""
     eval_data: str = "synthetic:9999"
     """Held-out story source for the metrics (CE loss score, KL, explained variance)."""
     eval_stories: int = 100
@@ -68,11 +75,14 @@ class SAEConfig:
     """TopK/BatchTopK: the sparse training step (SAELens's loss and gradients, ~6x faster on CPU)."""
 
     def __post_init__(self) -> None:
-        check_ranges(self, positive=("tokens", "batch_size", "expansion", "k", "dead_tokens", "d_sae", "lr",
+        check_ranges(self, positive=("tokens", "batch_size", "expansion", "k", "dead_tokens", "d_sae", "lr", "context",
                                      "log_every", "checkpoint_every", "eval_stories", "density_stories"),
                      non_negative=("l1", "seed"))
         if self.d_sae is not None and self.arch in ("topk", "batchtopk") and self.k >= self.d_sae:
             raise ConfigError(f"k ({self.k}) must be smaller than d_sae ({self.d_sae})")
+        if self.context is not None and self.store is not None:
+            raise ConfigError(f"--context {self.context} applies to activations made on the fly; a store's rows "
+                              "have the length they were cached with: drop --store or --context")
         if self.tokens < self.batch_size:
             raise ConfigError(f"--tokens ({self.tokens}) must be at least one batch (--batch-size {self.batch_size}): "
                               "fewer tokens would save an untrained SAE; raise --tokens or lower --batch-size")

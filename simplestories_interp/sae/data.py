@@ -35,14 +35,15 @@ def store_batches(store: ActivationStore, hooks: Sequence[str], batch_size: int,
 
 
 def live_batches(model: HookedTransformer, hooks: Sequence[str], source: str, batch_size: int, seed: int,
-                 rows_per_forward: int = 16, buffer_batches: int = 8) -> Iterator[Batch]:
-    """Endless batches of activations made on the fly, shuffled within a bounded buffer."""
+                 rows_per_forward: int = 16, buffer_batches: int = 8, context: int | None = None) -> Iterator[Batch]:
+    """Endless batches of activations made on the fly, shuffled within a bounded buffer; the model reads
+    packed rows of ``context`` tokens (default: its n_ctx)."""
     device, stop = next(model.parameters()).device, stop_layer(model, hooks)
     rng, epoch = torch.Generator().manual_seed(seed), 0
     buffer: dict[str, list[torch.Tensor]] = {h: [] for h in hooks}
     while True:
-        src = f"synthetic:{seed + epoch}" if source == "synthetic" else source
-        for rows in iter_row_batches(src, model.tokenizer, model.cfg.n_ctx, rows_per_forward):
+        src = f"{source}:{seed + epoch}" if source in ("synthetic", "synthetic-long", "synthetic-mix") else source
+        for rows in iter_row_batches(src, model.tokenizer, context or model.cfg.n_ctx, rows_per_forward):
             acts = run_hooks(model, torch.from_numpy(rows).to(device), hooks, stop)
             for h in hooks:
                 buffer[h].append(acts[h].reshape(-1, acts[h].shape[-1]).float().cpu())
@@ -74,8 +75,12 @@ def sae_batches(cfg: SAEConfig, model: HookedTransformer,
                 hooks: Sequence[str]) -> tuple[Iterator[Batch], dict[str, int], dict]:
     """The batch stream for ``hooks`` as ``cfg`` asks (store or on the fly), their widths, provenance."""
     if cfg.store is None:
-        return (live_batches(model, hooks, cfg.data, cfg.batch_size, cfg.seed),
-                {h: hook_width(model, h) for h in hooks}, {"data": cfg.data})
+        if cfg.context is not None and not 2 <= cfg.context <= model.cfg.n_ctx:
+            raise ConfigError(f"--context must be between 2 and the model's n_ctx ({model.cfg.n_ctx}), "
+                              f"got {cfg.context}")
+        return (live_batches(model, hooks, cfg.data, cfg.batch_size, cfg.seed, context=cfg.context),
+                {h: hook_width(model, h) for h in hooks},
+                {"data": cfg.data, "context": cfg.context or model.cfg.n_ctx})
     store = ActivationStore(cfg.store)
     if store.manifest.model_fingerprint != model_fingerprint(model):
         raise ConfigError(f"store {cfg.store!r} was written by model {store.manifest.model!r} with other "

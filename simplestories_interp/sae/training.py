@@ -63,7 +63,8 @@ def make_sae(cfg: SAEConfig, d_in: int, metadata: dict) -> TrainingSAE:
 def _fingerprint(cfg: SAEConfig) -> str:
     keys = ("model", "hook", "arch", "d_sae", "expansion", "k", "l1", "tokens", "lr", "batch_size", "seed", "store",
             "dead_tokens")
-    return hashlib.sha256(json.dumps([getattr(cfg, k) for k in keys]).encode()).hexdigest()[:16]
+    values = [getattr(cfg, k) for k in keys] + ([cfg.context] if cfg.context is not None else [])  # older runs resume
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
 
 
 def _save_checkpoint(out: Path, trainer: SAETrainer, cfg: SAEConfig) -> None:

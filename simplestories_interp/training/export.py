@@ -107,12 +107,15 @@ def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command:
     command = command or "ssi train " + shlex.join(sys.argv[1:])
     tokens = cfg.max_steps * cfg.batch_size * (spec.n_ctx - 1)
     fmt = "HF Llama (config.json)" if spec.hf_expressible else "native (ssi_config.json)"
+    # A fine-tuned model carries its base's spec; it is named after its run folder, not the base.
+    name = Path(cfg.out).name if cfg.init_from else spec.name
+    base = [f"| base | fine-tuned from `{cfg.init_from}` (the tokens below are the fine-tuning's) |"] * bool(cfg.init_from)
     lines = [
-        f"# {spec.name}",
+        f"# {name}",
         "",
         f"A {spec.n_params:,}-parameter Llama-style model trained with `simplestories_interp`.",
         "",
-        "| | |", "|---|---|",
+        "| | |", "|---|---|", *base,
         f"| architecture | {spec.n_layers} layers, d_model {spec.d_model}, {spec.n_heads} heads "
         f"(d_head {spec.d_head}, {spec.n_key_value_heads} KV heads), d_mlp {spec.d_mlp}, "
         f"d_vocab {spec.d_vocab}, n_ctx {spec.n_ctx}, normalisation {spec.normalization}, "
@@ -127,7 +130,7 @@ def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command:
         "",
         "## Reproduce", "", "```bash", command, "```", "",
         "## Load", "", "```python", "import simplestories_interp as ssi",
-        f"model = ssi.load_model({spec.name!r})  # once under models/ or $SSI_MODELS_PATH as {spec.name}/",
+        f"model = ssi.load_model({name!r})  # once under models/ or $SSI_MODELS_PATH as {name}/",
         f"model = ssi.load_model({str(out)!r})  # or by directory", "```", "",
         "## Samples (temperature 0.7)", "",
         *[f"> {s}\n" for s in samples],

@@ -204,7 +204,10 @@ def _synth_specs() -> dict[str, ModelSpec]:
         d_head=32, n_key_value_heads=8, d_mlp=_d_mlp(256), d_vocab=4096, size="1L",
         description="1 layer, 8 heads (for the TinyStories head figures); " + desc,
     )
-    return {s.name: s for s in (small, one_layer)}
+    long = dataclasses.replace(small, name="SynthStories-1.25M-long", base="SynthStories-1.25M-long",
+                               description="SynthStories-1.25M fine-tuned on long stories (synthetic-mix), for the "
+                                           "context-length study; -ctx64/-ctx128 likewise from those variants")
+    return {s.name: s for s in (small, long, one_layer)}
 
 
 _REGISTRY: dict[str, ModelSpec] = {**_base_specs(), **_synth_specs()}
