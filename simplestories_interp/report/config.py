@@ -60,7 +60,7 @@ class ContextLengthConfig:
     """The full-context model (its SAEs, and the longest line of the loss figure); the default is
     SynthStories-1.25M fine-tuned on a mix with long stories (models/train_all.sh)."""
     short_models: list[str] = field(default_factory=lambda: list(SHORT_CONTEXT_MODELS))
-    """Shorter-context models compared by loss (run by sliding window); empty: none."""
+    """Shorter-context models compared by loss (run by sliding window); ``none`` for none."""
     hook: str = "blocks.2.hook_resid_pre"
     """Hook the SAEs read (a middle residual stream by default)."""
     windows: list[int] = field(default_factory=lambda: [64, 128, 512])
@@ -97,5 +97,6 @@ class ContextLengthConfig:
         if self.boundary not in {lo for lo, _ in POSITION_BUCKETS[1:]}:
             raise ConfigError(f"--boundary must be where a position bucket starts "
                               f"({', '.join(str(lo) for lo, _ in POSITION_BUCKETS[1:])}), got {self.boundary}")
+        self.short_models = [m for m in self.short_models if m.lower() != "none"]
         if len(set(self.windows)) < 2:
             raise ConfigError(f"--windows needs at least two different context lengths to compare, got {self.windows}")

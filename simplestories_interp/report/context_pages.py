@@ -33,9 +33,10 @@ def findings(results: dict) -> list[str]:
     out = ["Loss by position bucket (" + ", ".join(buckets) + "): " + "; ".join(
         f"{m} (n_ctx {results['loss'][m]['n_ctx']}) " + " / ".join(_fmt(v) for v in results["loss"][m]["by_bucket"])
         for m in models) + "."]
-    far = [(m, results["loss"][m]["mentions"][-1]) for m in models]
-    out.append(f"Loss on later mentions {far[0][1]['distance']} tokens after the first mention "
-               f"({far[0][1]['mentions']} mentions): " + ", ".join(f"{m} {_fmt(d['loss'])}" for m, d in far) + ".")
+    far = [(m, results["loss"][m]["mentions"][-1]) for m in models if results["loss"][m]["mentions"]]
+    if far:  # annotated text only
+        out.append(f"Loss on later mentions {far[0][1]['distance']} tokens after the first mention "
+                   f"({far[0][1]['mentions']} mentions): " + ", ".join(f"{m} {_fmt(d['loss'])}" for m, d in far) + ".")
     windows = results["sae_windows"]
     longest = windows[-1]
     for w in windows[:-1]:

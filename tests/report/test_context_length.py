@@ -36,7 +36,8 @@ def test_study_writes_every_number_and_offline_pages(tmp_path):
     # Run again into the same folder: the finished SAEs are reused, not retrained.
     weights = out / "saes" / "window-64" / "sae_weights.safetensors"
     before = weights.stat().st_mtime_ns
-    assert main(["reproduce", "context-length", "--out", str(out), "--short-models", "SynthStories-1.25M-long-ctx64", "--windows", "64", "512",
+    assert main(["reproduce", "context-length", "--out", str(out), "--short-models", "SynthStories-1.25M-long-ctx64",
+                 "--windows", "64", "512",
                  "--tokens", "8192", "--expansion", "2", "--k", "8", "--eval-stories", "4",
                  "--sae-eval-stories", "3", "--device", "cpu"]) == 0
     assert weights.stat().st_mtime_ns == before
