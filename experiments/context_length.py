@@ -3,7 +3,7 @@
 What features are unique to longer prompts, and how much do SAEs trained on shorter contexts
 miss? See docs/context_length.md for the method and a measured run.
 
-    python experiments/context_length.py --out context_length/                 # defaults (~15 min, 2 cores)
+    python experiments/context_length.py --out context_length/                 # defaults (~12 min, 2 cores)
     python experiments/context_length.py --model SimpleStories-35M \\
         --short-models none --windows 64 128 512 --tokens 4000000 --out cl-35M/     # an official model (hub)
 """

@@ -16,6 +16,8 @@ from tqdm.auto import tqdm
 
 from simplestories_interp.data import lexicon as lx
 from simplestories_interp.data.arcs import ARCS, ENDINGS, INTRO_HERO
+from simplestories_interp.data.rows import encode_stories
+from simplestories_interp.data.sources import iter_stories
 from simplestories_interp.data.synthetic import _PARAGRAPH_WEIGHTS, generate_stories
 
 _WORD = re.compile(r"[A-Za-z']+")
@@ -66,9 +68,6 @@ def diversity_report(n_stories: int = 100_000, seed: int = 0, progress: bool = T
 
 def token_lengths(source: str, tokenizer, n_stories: int) -> dict:
     """Distribution of story lengths in tokens (without the separator) over ``n_stories`` of ``source``."""
-    from simplestories_interp.data.rows import encode_stories
-    from simplestories_interp.data.sources import iter_stories
-
     lengths = np.array([len(e.ids) for e in encode_stories(iter_stories(source, limit=n_stories), tokenizer)])
     if not len(lengths):
         return {"source": source, "stories": 0}

@@ -4,7 +4,7 @@ Why: ordinary synthetic stories are 50-400 tokens, so a 512-token window holds s
 and nothing in it rewards looking more than a story back. The context-length study
 (:mod:`simplestories_interp.report.context_length`) needs documents that fill 512 tokens and
 plant references that only a long context resolves. Each long story (source
-``synthetic-long[:SEED]``) has 4 to 8 chapters with the same hero, friend, object and places,
+``synthetic-long[:SEED]``) has 3 to 8 chapters (mostly 5) with the same hero, friend, object and places,
 and three long-range devices:
 
 * a **keeper**, an old animal with a name, met once in chapter one and named again only in the

@@ -155,10 +155,10 @@ def _describe_late(cfg: ContextLengthConfig, model, saes: dict, rows: Rows, late
     if late:
         ids = [f["feature"] for f in late]
         acts = feature_activations(model, longest, cfg.hook, rows)[:, ids]
-        for f, match in zip(late, match_roles(acts, rows), strict=True):
-            f.update(role=match.role, precision=round(match.precision, 3), f1=round(match.f1, 3))
-            f["counterparts"] = {str(w): round(float(max_decoder_cosine(
-                longest.W_dec.detach()[f["feature"]][None], saes[w].W_dec.detach())[0]), 3) for w in windows[:-1]}
+        cos = {str(w): max_decoder_cosine(longest.W_dec.detach()[ids], saes[w].W_dec.detach()) for w in windows[:-1]}
+        for i, (f, match) in enumerate(zip(late, match_roles(acts, rows), strict=True)):
+            f.update(role=match.role, precision=round(match.precision, 3), f1=round(match.f1, 3),
+                     counterparts={w: round(float(c[i]), 3) for w, c in cos.items()})
     shown = [f["feature"] for f in late[:SHOWN_FEATURES]]
     top = feature_topk(model, longest, cfg.hook, rows, k=10) if shown else None
     intro = (f"Features of the {windows[-1]}-token-window SAE whose activation per token lies at least "

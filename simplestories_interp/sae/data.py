@@ -16,6 +16,7 @@ from transformer_lens import HookedTransformer
 from simplestories_interp.analysis.activations import ActivationStore, model_fingerprint
 from simplestories_interp.analysis.hooks import run_hooks, stop_layer
 from simplestories_interp.data.rows import iter_row_batches
+from simplestories_interp.data.sources import is_synthetic
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.sae.config import SAEConfig
 
@@ -42,7 +43,7 @@ def live_batches(model: HookedTransformer, hooks: Sequence[str], source: str, ba
     rng, epoch = torch.Generator().manual_seed(seed), 0
     buffer: dict[str, list[torch.Tensor]] = {h: [] for h in hooks}
     while True:
-        src = f"{source}:{seed + epoch}" if source in ("synthetic", "synthetic-long", "synthetic-mix") else source
+        src = f"{source}:{seed + epoch}" if is_synthetic(source) and ":" not in source else source
         for rows in iter_row_batches(src, model.tokenizer, context or model.cfg.n_ctx, rows_per_forward):
             acts = run_hooks(model, torch.from_numpy(rows).to(device), hooks, stop)
             for h in hooks:

@@ -74,21 +74,35 @@ def _ce_and_logp(logits: Tensor, tokens: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @torch.no_grad()
-def spliced_losses(model: HookedTransformer, sae, hook: str, tokens: Tensor) -> dict[str, float]:
-    """Clean, SAE-spliced and zero-ablated CE losses and KLs on a batch of rows."""
-    def splice(act, hook):  # noqa: ARG001 - TransformerLens passes the hook point
+def per_token_losses(model: HookedTransformer, sae, hook: str, tokens: Tensor,
+                     keep: dict | None = None) -> tuple[Tensor, Tensor]:
+    """Per prediction: CE of the clean, SAE-spliced and zero-ablated model ``[rows, pos - 1, 3]`` and
+    KL(clean || spliced), KL(clean || zero) ``[rows, pos - 1, 2]``. ``keep["x"]``, if given, receives
+    the clean activations at ``hook`` (no extra forward pass)."""
+    def store(act, hook):  # noqa: ARG001 - TransformerLens passes the hook point
+        keep["x"] = act
+
+    def splice(act, hook):  # noqa: ARG001
         return sae.decode(sae.encode(act.reshape(-1, act.shape[-1]))).reshape(act.shape).to(act.dtype)
 
     def zero(act, hook):  # noqa: ARG001
         return torch.zeros_like(act)
 
-    ce_clean, logp_clean = _ce_and_logp(model(tokens), tokens)
-    out = {"ce_clean": ce_clean.mean().item()}
-    for name, fn in (("sae", splice), ("zero", zero)):
+    clean = model.run_with_hooks(tokens, fwd_hooks=[(hook, store)]) if keep is not None else model(tokens)
+    ce_clean, logp_clean = _ce_and_logp(clean, tokens)
+    ces, kls = [ce_clean], []
+    for fn in (splice, zero):
         ce, logp = _ce_and_logp(model.run_with_hooks(tokens, fwd_hooks=[(hook, fn)]), tokens)
-        out[f"ce_{name}"] = ce.mean().item()
-        out[f"kl_{name}"] = (logp_clean.exp() * (logp_clean - logp)).sum(-1).mean().item()
-    return out
+        ces.append(ce)
+        kls.append((logp_clean.exp() * (logp_clean - logp)).sum(-1))
+    return torch.stack(ces, -1), torch.stack(kls, -1)
+
+
+def spliced_losses(model: HookedTransformer, sae, hook: str, tokens: Tensor) -> dict[str, float]:
+    """Clean, SAE-spliced and zero-ablated CE losses and KLs on a batch of rows (means)."""
+    ce, kl = per_token_losses(model, sae, hook, tokens)
+    ce, kl = ce.flatten(0, 1).mean(0).tolist(), kl.flatten(0, 1).mean(0).tolist()
+    return {"ce_clean": ce[0], "ce_sae": ce[1], "ce_zero": ce[2], "kl_sae": kl[0], "kl_zero": kl[1]}
 
 
 def ce_loss_score(ce_clean: float, ce_sae: float, ce_zero: float) -> float:

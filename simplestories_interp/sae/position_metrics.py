@@ -26,7 +26,7 @@ from transformer_lens import HookedTransformer
 from simplestories_interp.analysis.positions import Buckets, bucket_index, bucket_label
 from simplestories_interp.errors import InvalidArgumentError
 from simplestories_interp.sae.config import COUNTERPART_COSINE  # noqa: F401 - re-exported
-from simplestories_interp.sae.metrics import _ce_and_logp, ce_loss_score
+from simplestories_interp.sae.metrics import ce_loss_score, per_token_losses
 
 
 @dataclass
@@ -78,29 +78,6 @@ def _add_losses(sums: BucketSums, which: np.ndarray, ce: Tensor, kl: Tensor) -> 
 
 
 @torch.no_grad()
-def _spliced(model: HookedTransformer, sae, hook: str, tokens: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Activations at ``hook``, per-prediction CE [rows, pos-1, 3] and KL [rows, pos-1, 2]."""
-    store = {}
-
-    def keep(act, hook):  # noqa: ARG001 - TransformerLens passes the hook point
-        store["x"] = act
-
-    def splice(act, hook):  # noqa: ARG001
-        return sae.decode(sae.encode(act.reshape(-1, act.shape[-1]).float())).reshape(act.shape).to(act.dtype)
-
-    def zero(act, hook):  # noqa: ARG001
-        return torch.zeros_like(act)
-
-    ce_clean, logp_clean = _ce_and_logp(model.run_with_hooks(tokens, fwd_hooks=[(hook, keep)]), tokens)
-    ces, kls = [ce_clean], []
-    for fn in (splice, zero):
-        ce, logp = _ce_and_logp(model.run_with_hooks(tokens, fwd_hooks=[(hook, fn)]), tokens)
-        ces.append(ce)
-        kls.append((logp_clean.exp() * (logp_clean - logp)).sum(-1))
-    return store["x"], torch.stack(ces, -1).cpu(), torch.stack(kls, -1).cpu()
-
-
-@torch.no_grad()
 def bucket_sums(model: HookedTransformer, sae, hook: str, tokens: Int[Tensor, "rows pos"], buckets: Buckets,
                 batch_size: int = 8) -> BucketSums:
     """Stream ``tokens`` (rows no longer than the model's context) through model and SAE; sums per bucket."""
@@ -109,15 +86,16 @@ def bucket_sums(model: HookedTransformer, sae, hook: str, tokens: Int[Tensor, "r
     sums = None
     for i in range(0, len(tokens), batch_size):
         batch = tokens[i:i + batch_size].to(device)
-        x, ce, kl = _spliced(model, sae, hook, batch)
-        x = x.float()
+        keep: dict = {}
+        ce, kl = per_token_losses(model, sae, hook, batch, keep)
+        x = keep["x"].float()
         feats = sae.encode(x)
         x_hat = sae.decode(feats)
         if sums is None:
             sums = BucketSums.zeros(len(buckets), x.shape[-1], feats.shape[-1])
         flat = lambda t: t.reshape(-1, t.shape[-1]).cpu()  # noqa: E731
         _add(sums, np.tile(which_tok, len(batch)), flat(x), flat(x_hat), flat(feats))
-        _add_losses(sums, which_tok[:-1], ce, kl)
+        _add_losses(sums, which_tok[:-1], ce.cpu(), kl.cpu())
     return sums
 
 

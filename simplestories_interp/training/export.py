@@ -110,7 +110,7 @@ def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command:
     # A fine-tuned model carries its base's spec; it is named after its run folder, not the base.
     name = Path(cfg.out).name if cfg.init_from else spec.name
     base = [f"| base | fine-tuned from `{cfg.init_from}` (the tokens below are the fine-tuning's) |"] \
-        * bool(cfg.init_from)
+        if cfg.init_from else []
     lines = [
         f"# {name}",
         "",
