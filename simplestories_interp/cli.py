@@ -23,7 +23,7 @@ from simplestories_interp.analysis.config import CacheConfig, HeadConfig, Neuron
 from simplestories_interp.data.config import StatsConfig, SynthConfig
 from simplestories_interp.dataclass_args import add_dataclass_args, given
 from simplestories_interp.errors import InvalidArgumentError, SSIError, did_you_mean
-from simplestories_interp.report.config import ContextLengthConfig, FigureConfig
+from simplestories_interp.report.config import ContextLengthConfig, FigureConfig, NormFreeConfig
 from simplestories_interp.sae.config import (
     SAEConfig,
     SAEEvalConfig,
@@ -253,6 +253,13 @@ def run_context_length(args) -> None:
     print((Path(args.out) / "summary.txt").read_text())
 
 
+def run_norm_free(args) -> None:
+    from simplestories_interp.report.norm_free import norm_free_study
+
+    print(f"report: {norm_free_study(args)}")
+    print((Path(args.out) / "summary.txt").read_text())
+
+
 COMMANDS: dict[str, tuple[type, Callable]] = {
     "zoo": (ZooConfig, run_zoo),
     "info": (InfoConfig, run_info),
@@ -265,6 +272,7 @@ COMMANDS: dict[str, tuple[type, Callable]] = {
     "heads": (HeadConfig, run_heads),
     "reproduce tinystories": (FigureConfig, run_reproduce),
     "reproduce context-length": (ContextLengthConfig, run_context_length),
+    "reproduce norm-free": (NormFreeConfig, run_norm_free),
     "noln": (NoLNConfig, run_noln),
     "sae train": (SAEConfig, run_sae_train),
     "sae sweep": (SAESweepConfig, run_sae_sweep),

@@ -1,4 +1,4 @@
-"""Typed configs of the studies (``ssi reproduce tinystories``, ``ssi reproduce context-length``).
+"""Typed configs of the studies (``ssi reproduce tinystories``, ``context-length``, ``norm-free``).
 """
 
 from __future__ import annotations
@@ -100,3 +100,46 @@ class ContextLengthConfig:
         self.short_models = [m for m in self.short_models if m.lower() != "none"]
         if len(set(self.windows)) < 2:
             raise ConfigError(f"--windows needs at least two different context lengths to compare, got {self.windows}")
+
+
+@dataclass
+class NormFreeConfig:
+    """The norm-free study: each model against its RMSNorm-removed twin, on the same tokens."""
+
+    out: str = "norm_free"
+    """Output directory (index.html, summary.txt, results.json, the SAEs)."""
+    model: str = DEFAULT_MODEL
+    """The normalised model (DLA, SAEs, neurons, probes); its twin is ``MODEL-noLN``."""
+    head_model: str = DEFAULT_HEAD_MODEL
+    """The 1-layer normalised model whose heads are compared with its twin's (``none`` to skip)."""
+    data: str = "synthetic:2023"
+    """Held-out annotated stories every measure reads (roles and labels need the synthetic corpus)."""
+    stories: int = 300
+    """Stories for the probes and the attribution errors."""
+    neuron_stories: int = 50
+    """Stories scanned for neuron role precision (as the neuron figure)."""
+    head_stories: int = 60
+    """Stories for the head statistics."""
+    hook: str = "blocks.2.hook_resid_pre"
+    """Hook of the two SAEs (the same for both models)."""
+    tokens: int = 1_000_000
+    """Training tokens per SAE."""
+    k: int = 16
+    """Active features per token (BatchTopK)."""
+    expansion: int = 8
+    """d_sae / d_model of the SAEs."""
+    sae_data: str = "synthetic"
+    """Story source the SAEs train on."""
+    f1_threshold: float = 0.5
+    """An SAE feature 'has a role' when its best role F1 reaches this."""
+    seed: int = 0
+    """Seed of the SAEs, the random basis and the probe split."""
+    device: str | None = None
+    """cpu, cuda, mps; default: the best available."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("stories", "neuron_stories", "head_stories", "tokens", "k", "expansion"),
+                     fraction=("f1_threshold",), non_negative=("seed",))
+        if self.model.endswith("-noLN"):
+            raise ConfigError(f"--model is the normalised model (its twin is MODEL-noLN), got {self.model!r}; "
+                              f"try {self.model.removesuffix('-noLN')!r}")

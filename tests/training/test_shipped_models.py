@@ -63,3 +63,43 @@ def test_generates_english(name, corpus_words):
     seen_pairs = sum(p in pairs for p in zip(continuation, continuation[1:], strict=False))
     assert seen_pairs >= 0.75 * (len(continuation) - 1), text
     assert Counter(continuation).most_common(1)[0][1] <= len(continuation) / 4, text
+
+
+NORM_FREE = [n for n in SHIPPED if n.endswith("-noLN")]
+
+
+def test_every_model_analysed_in_the_docs_has_a_norm_free_twin():
+    for name in ("SynthStories-1.25M", "SynthStories-1L", "SynthStories-1.25M-ctx64", "SynthStories-1.25M-ctx128"):
+        assert name + "-noLN" in NORM_FREE
+        assert name + "-noLN" in {s.name for s in zoo.entries()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NORM_FREE)
+def test_norm_free_twins_are_exact_hooked_transformers(name):
+    """The HookedTransformer's logits equal the native (training) implementation's on the same
+    weights, within 1e-4 (in float64: in float32 logits of ~100 already differ by ~1e-4 from
+    rounding alone), and the card states the loss gap to the normalised original."""
+    import torch
+
+    from simplestories_interp.training.model import Llama, from_tl_state, rope_tables
+    from simplestories_interp.zoo.formats import load_weights
+
+    model = ssi.load_model(name, device="cpu", dtype=torch.float64)
+    assert model.cfg.normalization_type is None
+    spec = zoo.get_spec(name)
+    state = load_weights(zoo.SHIPPED_MODELS_DIR / name)
+    state = {k: v.double() for k, v in state.items()}
+    native = Llama(spec).double()
+    from_tl_state(native, state)
+    tokens = model.to_tokens("Once upon a time, a girl named Lily found a red ball in the park. Max said, "
+                             "\"Where is my kite?\" He looked under the bed.")
+    with torch.no_grad():
+        x = native.embed(tokens)
+        cos, sin = (t.double() for t in rope_tables(spec, tokens.shape[1], "cpu"))
+        for block in native.blocks:
+            x = block(x, cos, sin)
+        expected = x @ state["unembed.W_U"] + state["unembed.b_U"]
+        assert torch.allclose(model(tokens), expected, atol=1e-4, rtol=0)
+    card = (zoo.SHIPPED_MODELS_DIR / name / "README.md").read_text()
+    assert "gap to the original" in card
