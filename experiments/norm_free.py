@@ -5,8 +5,9 @@ synthetic stories, and the gap (goal: <= 0.05 nats, what Heimersheim 2024 reache
 (2) per norm site the fixed scale it was frozen at (and position 0's RMS for comparison), with
 the losses recorded during removal; (3) what norm removal enables: a direct logit attribution
 whose parts (embedding, every head, every neuron) sum exactly to the logit; and, with
-``--from-scratch-steps N``, (4) a short comparison with training the same architecture without
-norms from scratch (normalisation "none" in the trainer) against training it with RMSNorm.
+``--from-scratch-steps N``, (4) norm-free models made at an equal token budget: removal by
+fine-tuning after N steps with RMSNorm, against training without norms from scratch (plain, and
+with zero-initialised residual branches), and RMSNorm throughout as the reference.
 
     python experiments/norm_free.py [--original SynthStories-1.25M] [--free SynthStories-1.25M-noLN]
 """
@@ -28,7 +29,11 @@ def main() -> None:
     parser.add_argument("--original", default=ssi.DEFAULT_MODEL)
     parser.add_argument("--free", default=ssi.DEFAULT_MODEL + "-noLN")
     parser.add_argument("--eval-stories", type=int, default=600)
-    parser.add_argument("--from-scratch-steps", type=int, default=0)
+    parser.add_argument("--from-scratch-steps", type=int, default=0,
+                        help="N: compare norm-free models at equal tokens (pretraining steps before removal)")
+    parser.add_argument("--scratch-site-steps", type=int, default=5, help="S: fine-tuning steps per norm site")
+    parser.add_argument("--scratch-final-steps", type=int, default=55, help="F: fine-tuning steps after the last site")
+    parser.add_argument("--scratch-batch", type=int, default=8, help="rows of 512 tokens per step")
     args = parser.parse_args()
 
     original, free = ssi.load_model(args.original, device="cpu"), ssi.load_model(args.free, device="cpu")
@@ -60,15 +65,38 @@ def main() -> None:
           f"{attr.logit:.5f} (difference {abs(attr.total - attr.logit):.1e})")
 
     if args.from_scratch_steps:
-        with tempfile.TemporaryDirectory() as tmp:
-            for norm in ("rms", "none"):
-                cfg = ssi.load_config(model="SynthStories-1.25M", normalization=norm, n_stories=20000,
-                                      max_steps=args.from_scratch_steps, batch_size=32, micro_batch_size=16,
-                                      lr=3e-3, warmup_steps=50, tokenizer=args.original, bf16=True,
-                                      out=str(Path(tmp) / norm), eval_every=args.from_scratch_steps)
-                model = ssi.load_model(ssi.train(cfg), device="cpu")
-                loss = ssi.eval_loss(model, "synthetic:4242", n_stories=args.eval_stories, max_rows=None)
-                print(f"from scratch, {args.from_scratch_steps} steps, normalisation {norm}: val loss {loss:.4f}")
+        from_scratch(args)
+
+
+def from_scratch(args) -> None:
+    """Norm-free models at an equal token budget: removal by fine-tuning vs training without norms.
+
+    Every run uses the 1.25M architecture, the default model's tokenizer, batches of
+    ``--scratch-batch`` rows of 512 tokens and lr 3e-3: RMSNorm for N steps then norm removal
+    (9 sites x S steps + F final steps); and, for the same N + 9S + F steps, RMSNorm throughout
+    (the reference), no norms, and no norms with the attention and MLP output projections
+    initialised at zero (``--init zero-residual``, Fixup/ReZero-style).
+    """
+    n, site, final, batch = args.from_scratch_steps, args.scratch_site_steps, args.scratch_final_steps, args.scratch_batch
+    total = n + 9 * site + final
+    common = dict(model="SynthStories-1.25M", n_stories=20000, batch_size=batch, lr=3e-3, warmup_steps=total // 10,
+                  tokenizer=args.original, eval_every=total, checkpoint_every=total)
+    runs = {"RMSNorm throughout": dict(normalization="rms"), "no norms": dict(normalization="none"),
+            "no norms, zero-residual init": dict(normalization="none", init="zero-residual")}
+    losses = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = ssi.train(ssi.load_config(**common, max_steps=n, out=str(Path(tmp) / "pre")))
+        removed = ssi.remove_norms(ssi.NoLNConfig(model=str(pre), out=str(Path(tmp) / "removed"), n_stories=20000,
+                                                  steps_per_site=site, final_steps=final, batch_size=batch,
+                                                  lr=1e-3))
+        losses[f"RMSNorm {n} steps, then norms removed ({9 * site + final} steps)"] = removed
+        for name, settings in runs.items():
+            losses[name] = ssi.train(ssi.load_config(**common, **settings, max_steps=total, out=str(Path(tmp) / name)))
+        print(f"from scratch, {total} steps x {batch} rows of 512 tokens ({total * batch * 511:,} tokens) each:")
+        for name, path in losses.items():
+            model = ssi.load_model(path, device="cpu")
+            loss = ssi.eval_loss(model, "synthetic:4242", n_stories=args.eval_stories, max_rows=None)
+            print(f"  {name:55} val loss {loss:.4f}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the models shipped in models/ (about 95 minutes on 2 CPU cores).
+# Reproduces the models shipped in models/ (about 2 hours on 2 CPU cores).
 # Each model's README.md records the exact command that made it; this script runs them in
 # order: the default model first, whose tokenizer the others share.
 set -euo pipefail
@@ -26,12 +26,19 @@ build SynthStories-1.25M-ctx64 --model SynthStories-1.25M --n-ctx 64 --tokenizer
   --max-steps 300 --batch-size 256 --micro-batch-size 128 --warmup-steps 40
 build SynthStories-1L --model SynthStories-1L --tokenizer SynthStories-1.25M \
   --max-steps 400 --batch-size 32 --micro-batch-size 16 --warmup-steps 40
-# The default model's norm-free version: RMSNorm removed by fine-tuning (docs/norm_free.md).
-[ -d models/SynthStories-1.25M-noLN ] || {
-  [ -f runs/SynthStories-1.25M-noLN/noln_report.json ] || \
-    $SSI noln SynthStories-1.25M --out runs/SynthStories-1.25M-noLN --steps-per-site 15 --final-steps 150 --bf16
-  cp -r runs/SynthStories-1.25M-noLN models/SynthStories-1.25M-noLN
+# Norm-free twins: RMSNorm removed by fine-tuning (docs/norm_free.md), 15 steps per norm site and 150
+# final steps of ~16k tokens each.
+noln() {  # noln BASE ARGS...: remove BASE's norms into runs/BASE-noLN, copy to models/BASE-noLN
+  local base=$1; shift
+  [ -d "models/$base-noLN" ] && return
+  [ -f "runs/$base-noLN/noln_report.json" ] || \
+    $SSI noln "$base" --out "runs/$base-noLN" --steps-per-site 15 --final-steps 150 --bf16 "$@"
+  cp -r "runs/$base-noLN" "models/$base-noLN"
 }
+noln SynthStories-1.25M
+noln SynthStories-1L
+noln SynthStories-1.25M-ctx128 --batch-size 128 --micro-batch-size 64
+noln SynthStories-1.25M-ctx64 --batch-size 256 --micro-batch-size 128
 # Long-context models of the context-length study (docs/context_length.md): each shipped model of
 # its context length, fine-tuned on synthetic-mix (every fifth story long, several chapters).
 long() {  # long NAME BASE ARGS...: fine-tune BASE into runs/NAME (resuming if interrupted), copy to models/NAME

@@ -46,7 +46,7 @@ def residuals(model: HookedTransformer, rows: Rows, batch_size: int = 8) -> dict
     hooks, device = residual_hooks(model), next(model.parameters()).device
     out: dict[str, list[Tensor]] = {h: [] for h in hooks}
     for i in range(0, len(rows.tokens), batch_size):
-        acts = run_hooks(model, torch.from_numpy(rows.tokens[i:i + batch_size]).to(device), hooks, None)
+        acts = run_hooks(model, torch.from_numpy(rows.tokens[i : i + batch_size]).to(device), hooks, None)
         for h in hooks:
             out[h].append(acts[h].float().cpu())
     return {h: torch.cat(v) for h, v in out.items()}
@@ -138,6 +138,10 @@ def probe_roles(acts: Tensor, rows: Rows, roles: list[str], held_out: np.ndarray
         precision = tp / max(float(predicted[:, i].sum()), 1.0)
         recall = tp / max(float(truth[:, i].sum()), 1.0)
         f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-        out[role] = {"f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4),
-                     "base_rate": round(float(truth[:, i].float().mean()), 4)}
+        out[role] = {
+            "f1": round(f1, 4),
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "base_rate": round(float(truth[:, i].float().mean()), 4),
+        }
     return out

@@ -60,21 +60,26 @@ def norm_free_study(cfg: NormFreeConfig | None = None, **settings) -> Path:
     """Run the study as configured (``settings`` override ``cfg``'s fields); return the output folder."""
     cfg = dataclasses.replace(cfg or NormFreeConfig(), **settings)
     if not is_synthetic(cfg.data):
-        raise ConfigError(f"--data {cfg.data!r}: the roles and story labels come from the synthetic corpus's "
-                          "annotations; use synthetic[:SEED]")
+        raise ConfigError(
+            f"--data {cfg.data!r}: the roles and story labels come from the synthetic corpus's "
+            "annotations; use synthetic[:SEED]"
+        )
     with claim_output(cfg.out, "report") as out:
         device = pick_device(cfg.device)
         pair = {"rms": load_model(cfg.model, device=device), "none": load_model(cfg.model + "-noLN", device=device)}
         parse_hooks(pair["rms"], [cfg.hook])
         rows = build_rows(cfg.data, pair["rms"].tokenizer, pair["rms"].cfg.n_ctx, cfg.stories)
-        results = {"config": dataclasses.asdict(cfg), "models": {k: _name(cfg.model, k) for k in pair},
-                   "tokens": int(rows.tokens.size),
-                   "loss": {k: _loss(m, rows) for k, m in pair.items()},
-                   "attribution": {k: _attribution(m, rows) for k, m in pair.items()},
-                   "saes": {k: _sae(cfg, k, m, rows, out) for k, m in pair.items()},
-                   "neurons": {k: _neurons(cfg, m, rows) for k, m in pair.items()},
-                   "probes": _probes(cfg, pair, rows),
-                   "heads": _heads(cfg, device)}
+        results = {
+            "config": dataclasses.asdict(cfg),
+            "models": {k: _name(cfg.model, k) for k in pair},
+            "tokens": int(rows.tokens.size),
+            "loss": {k: _loss(m, rows) for k, m in pair.items()},
+            "attribution": {k: _attribution(m, rows) for k, m in pair.items()},
+            "saes": {k: _sae(cfg, k, m, rows, out) for k, m in pair.items()},
+            "neurons": {k: _neurons(cfg, m, rows) for k, m in pair.items()},
+            "probes": _probes(cfg, pair, rows),
+            "heads": _heads(cfg, device),
+        }
         atomic_write_text(out / "results.json", json.dumps(results, indent=1))
         atomic_write_text(out / "summary.txt", summary_text(results))
         views.write(out / "index.html", index_page(results))
@@ -88,49 +93,71 @@ def _name(model: str, kind: str) -> str:
 @torch.no_grad()
 def _loss(model, rows: Rows) -> float:
     tokens = torch.from_numpy(rows.tokens).to(next(model.parameters()).device)
-    return round(float(np.mean([float(model(tokens[i:i + 8], return_type="loss"))
-                                for i in range(0, len(tokens), 8)])), 4)
+    return round(
+        float(np.mean([float(model(tokens[i : i + 8], return_type="loss")) for i in range(0, len(tokens), 8)])), 4
+    )
 
 
 def _attribution(model, rows: Rows) -> dict[str, dict]:
     """Frozen-scale attribution errors, averaged over batches weighted by tokens (equal-size batches)."""
     tokens = torch.from_numpy(rows.tokens[:ATTRIBUTION_ROWS]).to(next(model.parameters()).device)
-    batches = [frozen_scale_errors(model, tokens[i:i + 4]) for i in range(0, len(tokens), 4)]
-    return {name: {key: round(float(np.mean([b[name][key] for b in batches])), 7) for key in batches[0][name]}
-            for name in batches[0]}
+    batches = [frozen_scale_errors(model, tokens[i : i + 4]) for i in range(0, len(tokens), 4)]
+    return {
+        name: {key: round(float(np.mean([b[name][key] for b in batches])), 7) for key in batches[0][name]}
+        for name in batches[0]
+    }
 
 
 def _sae(cfg: NormFreeConfig, kind: str, model, rows: Rows, out: Path) -> dict:
     """Train (or reuse) the SAE of one model at the shared settings; its metrics and role matches."""
     folder = out / "saes" / kind
     if not (folder / "metrics.json").is_file():
-        train_sae(SAEConfig(model=_name(cfg.model, kind), hook=cfg.hook, arch="batchtopk", k=cfg.k,
-                            expansion=cfg.expansion, tokens=cfg.tokens, data=cfg.sae_data, eval_data=cfg.data,
-                            seed=cfg.seed, device=cfg.device, out=str(folder),
-                            resume=(folder / "checkpoints").is_dir()), model)
+        train_sae(
+            SAEConfig(
+                model=_name(cfg.model, kind),
+                hook=cfg.hook,
+                arch="batchtopk",
+                k=cfg.k,
+                expansion=cfg.expansion,
+                tokens=cfg.tokens,
+                data=cfg.sae_data,
+                eval_data=cfg.data,
+                seed=cfg.seed,
+                device=cfg.device,
+                out=str(folder),
+                resume=(folder / "checkpoints").is_dir(),
+            ),
+            model,
+        )
     sae = load_sae(folder, device=str(next(model.parameters()).device))
     metrics = json.loads((folder / "metrics.json").read_text())
     matches = [m for m in match_roles(feature_activations(model, sae, cfg.hook, rows), rows) if m.frequency > 0]
     keep = ("explained_variance", "ce_loss_score", "dead_fraction", "l0", "kl_sae")
-    return {**{k: metrics[k] for k in keep},
-            "alive": len(matches), "d_sae": int(sae.W_dec.shape[0]),
-            "mean_f1": round(float(np.mean([m.f1 for m in matches])), 4) if matches else None,
-            "mean_precision": round(float(np.mean([m.precision for m in matches])), 4) if matches else None,
-            "share_f1_above": round(float(np.mean([m.f1 >= cfg.f1_threshold for m in matches])), 4) if matches else None}
+    return {
+        **{k: metrics[k] for k in keep},
+        "alive": len(matches),
+        "d_sae": int(sae.W_dec.shape[0]),
+        "mean_f1": round(float(np.mean([m.f1 for m in matches])), 4) if matches else None,
+        "mean_precision": round(float(np.mean([m.precision for m in matches])), 4) if matches else None,
+        "share_f1_above": round(float(np.mean([m.f1 >= cfg.f1_threshold for m in matches])), 4) if matches else None,
+    }
 
 
 def _neurons(cfg: NormFreeConfig, model, rows: Rows) -> list[dict]:
     """Per layer: neuron vs random-basis role precision (token-identity and semantic roles apart)."""
     scan_rows = _head_rows(rows, cfg.neuron_stories)
-    return [compare_bases(model, layer, scan_rows, seed=cfg.seed).as_dict(distributions=False)
-            for layer in tqdm(range(model.cfg.n_layers), desc="neurons by layer")]
+    return [
+        compare_bases(model, layer, scan_rows, seed=cfg.seed).as_dict(distributions=False)
+        for layer in tqdm(range(model.cfg.n_layers), desc="neurons by layer")
+    ]
 
 
 def _head_rows(rows: Rows, n_stories: int) -> Rows:
     """The rows holding the first ``n_stories`` stories."""
     n = int(np.searchsorted(rows.story[:, 0], n_stories)) or 1
-    return dataclasses.replace(rows, tokens=rows.tokens[:n], story=rows.story[:n], start=rows.start[:n],
-                               end=rows.end[:n], _roles=None)
+    return dataclasses.replace(
+        rows, tokens=rows.tokens[:n], story=rows.story[:n], start=rows.start[:n], end=rows.end[:n], _roles=None
+    )
 
 
 def _probes(cfg: NormFreeConfig, pair: dict, rows: Rows) -> dict:
@@ -140,10 +167,16 @@ def _probes(cfg: NormFreeConfig, pair: dict, rows: Rows) -> dict:
     out = {}
     for kind, model in pair.items():
         acts = residuals(model, rows)
-        out[kind] = {hook: {"labels": {label: dataclasses.asdict(probe_story_label(x, rows, label, held_out, hook))
-                                       for label in STORY_LABELS},
-                            "roles": probe_roles(x, rows, roles, held_out)}
-                     for hook, x in tqdm(acts.items(), desc=f"probes ({kind})")}
+        out[kind] = {
+            hook: {
+                "labels": {
+                    label: dataclasses.asdict(probe_story_label(x, rows, label, held_out, hook))
+                    for label in STORY_LABELS
+                },
+                "roles": probe_roles(x, rows, roles, held_out),
+            }
+            for hook, x in tqdm(acts.items(), desc=f"probes ({kind})")
+        }
     out["semantic_roles"] = [r for r in roles if r not in TOKEN_IDENTITY_ROLES and r != "dialogue"]
     return out
 

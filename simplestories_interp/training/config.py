@@ -33,6 +33,10 @@ class TrainConfig:
     positional: Literal["rotary", "absolute"] | None = None
     """Override the entry's positions: rotary (RoPE) or absolute (learned position embeddings, as the
     TinyStories paper's GPT-Neo models; such models are saved in the native format)."""
+    init: Literal["normal", "zero-residual"] = "normal"
+    """Initialisation: the recipe's normal(0, 0.02), or ``zero-residual``: the same with the attention
+    and MLP output projections at zero, so every block starts as the identity (Fixup, Zhang et al.
+    2019; ReZero, Bachlechner et al. 2020): a stabiliser for training without norms."""
     data: str = "synthetic"
     """Story source: synthetic[:SEED], hub[:REPO], or a .txt/.jsonl/.parquet file or folder."""
     n_stories: int | None = 20000
@@ -113,6 +117,8 @@ class TrainConfig:
             )
         if self.normalization not in (None, "rms", "none"):
             raise ConfigError(f"normalization must be rms or none, got {self.normalization!r}")
+        if self.init not in ("normal", "zero-residual"):
+            raise ConfigError(f"init must be normal or zero-residual, got {self.init!r}")
         if self.positional not in (None, "rotary", "absolute"):
             raise ConfigError(f"positional must be rotary or absolute, got {self.positional!r}")
 

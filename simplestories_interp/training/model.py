@@ -124,6 +124,13 @@ class Llama(nn.Module):
                 std = 0.02 / math.sqrt(2 * self.spec.n_layers) if name.endswith("attn.o.weight") else 0.02
                 nn.init.normal_(p, 0.0, std)
 
+    def zero_residual_branches(self) -> None:
+        """Zero the attention and MLP output projections: each block starts as the identity."""
+        with torch.no_grad():
+            for block in self.blocks:
+                block.attn.o.weight.zero_()
+                block.mlp.down.weight.zero_()
+
     def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
         cos = sin = None
         x = self.embed(tokens)

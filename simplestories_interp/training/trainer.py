@@ -153,6 +153,8 @@ def require_rows(train_rows: np.ndarray, val_rows: np.ndarray | None, data: str,
 def _fingerprint(cfg: TrainConfig, spec, data_dir: Path) -> str:
     keys = {k: getattr(cfg, k) for k in ("batch_size", "max_steps", "lr", "seed", "warmup_steps",
                                          "weight_decay", "min_lr_ratio", "init_from")}
+    if cfg.init != "normal":  # so that fingerprints of existing runs do not change
+        keys["init"] = cfg.init
     blob = json.dumps([dataclasses.asdict(spec), data_dir.name, keys], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -256,6 +258,8 @@ def _setup(cfg: TrainConfig, resume: bool) -> Run:
                     val_fraction=cfg.val_fraction, progress=False)
     torch.manual_seed(cfg.seed)
     raw = Llama(spec).to(device)
+    if cfg.init == "zero-residual":
+        raw.zero_residual_branches()
     if init_state is not None:
         raw.load_state_dict(init_state)
     train_rows, val_rows = load_rows(data_dir, "train"), load_rows(data_dir, "val")

@@ -27,8 +27,13 @@ def _brute_force(model, tokens, name: str) -> float:
 def test_matches_transformer_lens_frozen_scale_attribution(tiny_model):
     tokens = torch.randint(2, 600, (3, 20))
     errors = frozen_scale_errors(tiny_model, tokens)
-    assert list(errors) == ["hook_embed", "blocks.0.hook_attn_out", "blocks.0.hook_mlp_out",
-                            "blocks.1.hook_attn_out", "blocks.1.hook_mlp_out"]
+    assert list(errors) == [
+        "hook_embed",
+        "blocks.0.hook_attn_out",
+        "blocks.0.hook_mlp_out",
+        "blocks.1.hook_attn_out",
+        "blocks.1.hook_mlp_out",
+    ]
     for name, e in errors.items():
         assert abs(e["relative_error"] - _brute_force(tiny_model, tokens, name)) < 1e-4, name
         assert e["relative_error"] > 1e-3 and e["mean_abs_effect"] > 0
@@ -45,5 +50,14 @@ def test_exact_without_norms(synth_tokenizer):
 def _tiny_spec():
     from simplestories_interp import zoo
 
-    return zoo.ModelSpec(name="tiny-synth", n_layers=2, d_model=32, n_heads=4, d_head=8,
-                         n_key_value_heads=2, d_mlp=48, d_vocab=600, n_ctx=64)
+    return zoo.ModelSpec(
+        name="tiny-synth",
+        n_layers=2,
+        d_model=32,
+        n_heads=4,
+        d_head=8,
+        n_key_value_heads=2,
+        d_mlp=48,
+        d_vocab=600,
+        n_ctx=64,
+    )

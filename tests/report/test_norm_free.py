@@ -12,13 +12,35 @@ from simplestories_interp.report.norm_free import norm_free_study
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--stories", "12", "--neuron-stories", "6", "--head-stories", "4", "--tokens", "8192", "--expansion", "2",
-        "--k", "8", "--device", "cpu"]
+TINY = [
+    "--stories",
+    "12",
+    "--neuron-stories",
+    "6",
+    "--head-stories",
+    "4",
+    "--tokens",
+    "8192",
+    "--expansion",
+    "2",
+    "--k",
+    "8",
+    "--device",
+    "cpu",
+]
 
 
 def test_study_measures_both_models_and_writes_offline_pages(tmp_path):
-    out = norm_free_study(out=str(tmp_path / "nf"), stories=12, neuron_stories=6, head_stories=4, tokens=8192,
-                          expansion=2, k=8, device="cpu")
+    out = norm_free_study(
+        out=str(tmp_path / "nf"),
+        stories=12,
+        neuron_stories=6,
+        head_stories=4,
+        tokens=8192,
+        expansion=2,
+        k=8,
+        device="cpu",
+    )
     r = json.loads((out / "results.json").read_text())
     assert r["models"] == {"rms": "SynthStories-1.25M", "none": "SynthStories-1.25M-noLN"}
     assert abs(r["loss"]["rms"] - r["loss"]["none"]) < 0.05
@@ -36,7 +58,9 @@ def test_study_measures_both_models_and_writes_offline_pages(tmp_path):
     index = (out / "index.html").read_text()
     assert "Plotly.newPlot" in index and not re.search(r"<script[^>]*src=[\"']?https?:", index)
     summary = (out / "summary.txt").read_text()
-    assert "Direct logit attribution" in summary and "Linear probes" in summary and "Heads of the 1-layer pair" in summary
+    assert (
+        "Direct logit attribution" in summary and "Linear probes" in summary and "Heads of the 1-layer pair" in summary
+    )
     weights = out / "saes" / "rms" / "sae_weights.safetensors"
     before = weights.stat().st_mtime_ns
     assert main(["reproduce", "norm-free", "--out", str(out), "--head-model", "none", *TINY]) == 0

@@ -24,7 +24,9 @@ def test_loads_by_name_and_val_loss_matches_card(name):
     directory = zoo.SHIPPED_MODELS_DIR / name
     card = json.loads((directory / "training_config.json").read_text())
     assert model.cfg.n_ctx == card["n_ctx"] == zoo.get_spec(name).n_ctx
-    assert sum(p.stat().st_size for p in directory.iterdir()) <= 10 * 2**20
+    # 10 MB, and 13 MB for norm-free twins, whose unembedding is untied (the final norm folds into it)
+    limit = (13 if name.endswith("-noLN") else 10) * 2**20
+    assert sum(p.stat().st_size for p in directory.iterdir()) <= limit
     assert card["final"]["val_loss"] is not None and card["command"].startswith(("ssi train", "ssi noln"))
     loss = ssi.eval_loss(model, "synthetic:2026", n_stories=300, max_rows=64)
     assert abs(loss - card["final"]["val_loss"]) <= 0.05, (loss, card["final"]["val_loss"])

@@ -189,3 +189,22 @@ def test_fine_tune_starts_from_the_weights(tmp_path):
                            out=str(tmp_path / "ft")))
     a, b = load_file(str(out / "model.safetensors")), load_file(str(ft / "model.safetensors"))
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+
+
+def test_zero_residual_init_starts_every_block_as_the_identity(tiny_spec):
+    import dataclasses
+
+    import torch.nn.functional as F
+
+    from simplestories_interp.errors import ConfigError
+    from simplestories_interp.training.config import TrainConfig
+    from simplestories_interp.training.model import Llama
+
+    torch.manual_seed(0)
+    model = Llama(dataclasses.replace(tiny_spec, normalization="none"))
+    model.zero_residual_branches()
+    tokens = torch.randint(0, tiny_spec.d_vocab, (2, 8))
+    assert torch.equal(model(tokens), F.linear(model.embed(tokens), model.embed.weight))
+    assert TrainConfig(init="zero-residual").init == "zero-residual"
+    with pytest.raises(ConfigError, match="init must be"):
+        TrainConfig(init="zeros")
