@@ -77,7 +77,8 @@ def from_scratch(args) -> None:
     (the reference), no norms, and no norms with the attention and MLP output projections
     initialised at zero (``--init zero-residual``, Fixup/ReZero-style).
     """
-    n, site, final, batch = args.from_scratch_steps, args.scratch_site_steps, args.scratch_final_steps, args.scratch_batch
+    n, site, final = args.from_scratch_steps, args.scratch_site_steps, args.scratch_final_steps
+    batch = args.scratch_batch
     total = n + 9 * site + final
     common = dict(model="SynthStories-1.25M", n_stories=20000, batch_size=batch, lr=3e-3, warmup_steps=total // 10,
                   tokenizer=args.original, eval_every=total, checkpoint_every=total)
