@@ -87,9 +87,9 @@ def from_scratch(args) -> None:
     losses = {}
     with tempfile.TemporaryDirectory() as tmp:
         pre = ssi.train(ssi.load_config(**common, max_steps=n, out=str(Path(tmp) / "pre")))
-        removed = ssi.remove_norms(ssi.NoLNConfig(model=str(pre), out=str(Path(tmp) / "removed"), n_stories=20000,
-                                                  steps_per_site=site, final_steps=final, batch_size=batch,
-                                                  lr=1e-3))
+        removed = ssi.remove_norms(ssi.NoLNConfig(
+            model=str(pre), out=str(Path(tmp) / "removed"), n_stories=20000, steps_per_site=site, final_steps=final,
+            batch_size=batch, micro_batch_size=batch, lr=1e-3))
         losses[f"RMSNorm {n} steps, then norms removed ({9 * site + final} steps)"] = removed
         for name, settings in runs.items():
             losses[name] = ssi.train(ssi.load_config(**common, **settings, max_steps=total, out=str(Path(tmp) / name)))
