@@ -105,6 +105,6 @@ def compare_bases(model: HookedTransformer, layer: int, rows: Rows, *, k: int = 
     neurons = scan(model, hook, rows=rows, k=k, batch_size=batch_size)
     rotated = scan(model, hook, rows=rows, k=k, batch_size=batch_size,
                    transform=lambda acts: acts.float() @ rotation.to(acts.device))
-    semantic = sorted(r for r in rows.roles() if r not in TOKEN_IDENTITY_ROLES and r != "dialogue")
+    semantic = rows.semantic_roles()
     return LayerComparison(hook, k, threshold, seed, semantic, _groups(neurons, semantic, threshold),
                            _groups(rotated, semantic, threshold), explain(neurons), neurons)

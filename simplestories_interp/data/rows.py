@@ -9,6 +9,7 @@ bounded memory when only the ids are needed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,16 @@ class Rows:
         right = ends[min(after, len(ends)) - 1] if after and ends else b
         token = text[a:b] if b > a else "[EOS]"
         return text[left:a], token, text[b:right]
+
+    def first_rows(self, n: int) -> Rows:
+        """The first ``n`` rows (the stories and records stay, roles are recomputed for the subset)."""
+        return dataclasses.replace(self, tokens=self.tokens[:n], story=self.story[:n], start=self.start[:n],
+                                   end=self.end[:n], _roles=None)
+
+    def semantic_roles(self) -> list[str]:
+        """The roles present that are not token identity (names, objects, actions, ...; not dialogue,
+        which spans whole quotes)."""
+        return sorted(r for r in self.roles() if r not in TOKEN_IDENTITY_ROLES and r != "dialogue")
 
     def roles(self) -> dict[str, np.ndarray]:
         """Per role, a [rows, n_ctx] bool mask of its tokens: the annotated roles (tokens inside

@@ -115,7 +115,7 @@ class NormFreeConfig:
     data: str = "synthetic:2023"
     """Held-out annotated stories every measure reads (roles and labels need the synthetic corpus)."""
     stories: int = 300
-    """Stories for the probes and the attribution errors."""
+    """Stories for the loss, the attribution errors, the SAE features' role matches and the probes."""
     neuron_stories: int = 50
     """Stories scanned for neuron role precision (as the neuron figure)."""
     head_stories: int = 60

@@ -117,7 +117,7 @@ def sae_study(cfg: ContextLengthConfig, model, rows: Rows, out: Path) -> dict:
     """Q2 (metrics by position bucket per window) and Q1 (late features of the longest window)."""
     windows = sorted(set(cfg.windows))
     saes = {w: _train(cfg, model, w, out) for w in windows}
-    eval_rows = _head(rows, cfg.sae_eval_stories)
+    eval_rows = rows.first_rows(cfg.sae_eval_stories)
     tokens = torch.from_numpy(eval_rows.tokens)
     metrics, sums = {}, {}
     for w in tqdm(windows, desc="SAEs by position"):
@@ -132,11 +132,6 @@ def sae_study(cfg: ContextLengthConfig, model, rows: Rows, out: Path) -> dict:
             "counterpart_share_all": baseline,
             "counterpart_share_late": {str(w): _share([f["counterparts"][str(w)] for f in late], cfg.counterpart_cosine)
                                        for w in windows[:-1]}}
-
-
-def _head(rows: Rows, n: int) -> Rows:
-    return dataclasses.replace(rows, tokens=rows.tokens[:n], story=rows.story[:n], start=rows.start[:n],
-                               end=rows.end[:n], _roles=None)
 
 
 def _share(cosines: list[float], threshold: float) -> float | None:

@@ -40,7 +40,7 @@ from simplestories_interp.analysis.probes import (
     residuals,
     split_stories,
 )
-from simplestories_interp.data.rows import TOKEN_IDENTITY_ROLES, Rows, build_rows
+from simplestories_interp.data.rows import Rows, build_rows
 from simplestories_interp.data.sources import is_synthetic
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
@@ -51,6 +51,7 @@ from simplestories_interp.report.norm_free_pages import index_page, summary_text
 from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.features import feature_activations, match_roles
 from simplestories_interp.sae.training import load_sae, train_sae
+from simplestories_interp.training.evaluate import eval_loss
 from simplestories_interp.zoo.loading import load_model
 
 ATTRIBUTION_ROWS = 24  # rows of n_ctx tokens for the attribution errors (the effects are per token)
@@ -73,7 +74,8 @@ def norm_free_study(cfg: NormFreeConfig | None = None, **settings) -> Path:
             "config": dataclasses.asdict(cfg),
             "models": {k: _name(cfg.model, k) for k in pair},
             "tokens": int(rows.tokens.size),
-            "loss": {k: _loss(m, rows) for k, m in pair.items()},
+            "loss": {k: round(eval_loss(m, cfg.data, n_stories=cfg.stories, max_rows=None), 4)
+                     for k, m in pair.items()},
             "attribution": {k: _attribution(m, rows) for k, m in pair.items()},
             "saes": {k: _sae(cfg, k, m, rows, out) for k, m in pair.items()},
             "neurons": {k: _neurons(cfg, m, rows) for k, m in pair.items()},
@@ -90,16 +92,8 @@ def _name(model: str, kind: str) -> str:
     return model + ("-noLN" if kind == "none" else "")
 
 
-@torch.no_grad()
-def _loss(model, rows: Rows) -> float:
-    tokens = torch.from_numpy(rows.tokens).to(next(model.parameters()).device)
-    return round(
-        float(np.mean([float(model(tokens[i : i + 8], return_type="loss")) for i in range(0, len(tokens), 8)])), 4
-    )
-
-
 def _attribution(model, rows: Rows) -> dict[str, dict]:
-    """Frozen-scale attribution errors, averaged over batches weighted by tokens (equal-size batches)."""
+    """Frozen-scale attribution errors of the first rows, per batch of 4 rows, averaged over the batches."""
     tokens = torch.from_numpy(rows.tokens[:ATTRIBUTION_ROWS]).to(next(model.parameters()).device)
     batches = [frozen_scale_errors(model, tokens[i : i + 4]) for i in range(0, len(tokens), 4)]
     return {
@@ -145,19 +139,11 @@ def _sae(cfg: NormFreeConfig, kind: str, model, rows: Rows, out: Path) -> dict:
 
 def _neurons(cfg: NormFreeConfig, model, rows: Rows) -> list[dict]:
     """Per layer: neuron vs random-basis role precision (token-identity and semantic roles apart)."""
-    scan_rows = _head_rows(rows, cfg.neuron_stories)
+    scan_rows = rows.first_rows(int(np.searchsorted(rows.story[:, 0], cfg.neuron_stories)) or 1)
     return [
         compare_bases(model, layer, scan_rows, seed=cfg.seed).as_dict(distributions=False)
         for layer in tqdm(range(model.cfg.n_layers), desc="neurons by layer")
     ]
-
-
-def _head_rows(rows: Rows, n_stories: int) -> Rows:
-    """The rows holding the first ``n_stories`` stories."""
-    n = int(np.searchsorted(rows.story[:, 0], n_stories)) or 1
-    return dataclasses.replace(
-        rows, tokens=rows.tokens[:n], story=rows.story[:n], start=rows.start[:n], end=rows.end[:n], _roles=None
-    )
 
 
 def _probes(cfg: NormFreeConfig, pair: dict, rows: Rows) -> dict:
@@ -177,7 +163,7 @@ def _probes(cfg: NormFreeConfig, pair: dict, rows: Rows) -> dict:
             }
             for hook, x in tqdm(acts.items(), desc=f"probes ({kind})")
         }
-    out["semantic_roles"] = [r for r in roles if r not in TOKEN_IDENTITY_ROLES and r != "dialogue"]
+    out["semantic_roles"] = rows.semantic_roles()
     return out
 
 

@@ -39,25 +39,10 @@ def test_matches_transformer_lens_frozen_scale_attribution(tiny_model):
         assert e["relative_error"] > 1e-3 and e["mean_abs_effect"] > 0
 
 
-def test_exact_without_norms(synth_tokenizer):
-    spec = dataclasses.replace(_tiny_spec(), normalization="none")
+def test_exact_without_norms(tiny_spec, synth_tokenizer):
+    spec = dataclasses.replace(tiny_spec, normalization="none", d_vocab=600)
     torch.manual_seed(1)
     model = build_model(spec, None, synth_tokenizer, device="cpu")
     errors = frozen_scale_errors(model, torch.randint(2, 600, (2, 16)))
     assert max(e["relative_error"] for e in errors.values()) < 1e-5
 
-
-def _tiny_spec():
-    from simplestories_interp import zoo
-
-    return zoo.ModelSpec(
-        name="tiny-synth",
-        n_layers=2,
-        d_model=32,
-        n_heads=4,
-        d_head=8,
-        n_key_value_heads=2,
-        d_mlp=48,
-        d_vocab=600,
-        n_ctx=64,
-    )
