@@ -71,7 +71,8 @@ def head_record(s: HeadStats) -> dict:
     return {"head": s.head, "class": s.head_class, "offset": s.offset, "voita_share": round(s.positional_share, 3),
             "argmax_offsets": s.argmax_offsets, "top_offsets": [(-o if o <= 16 else "far/first", s.argmax_offsets[o])
                                                                 for o in top],
-            "far_content": round(s.far_content, 3), "entity_lift": round(s.entity_lift, 2),
+            "far_content": round(s.far_content, 3),
+            "entity_lift": None if s.entity_lift is None else round(s.entity_lift, 2),
             "entropy": round(s.entropy, 3), "first_token": round(s.first_token, 3)}
 
 

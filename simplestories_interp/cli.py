@@ -144,6 +144,7 @@ def run_neurons(args: NeuronConfig) -> None:
     page = ensure_file_target(args.out) if args.out is not None else None  # before the scan, not after it
     model = load_model(args.model, device=args.device)
     top = scan(model, args.hook, source=args.data, n_stories=args.n_stories, k=args.k, progress=True)
+    print(top.rows.describe())
     explanations = explain(top)
     units = args.units or top.max_per_unit.topk(min(8, top.n_units)).indices.tolist()
     for u in units:
@@ -160,20 +161,25 @@ def run_neurons(args: NeuronConfig) -> None:
 def run_heads(args: HeadConfig) -> None:
     import contextlib
 
-    from simplestories_interp.analysis.heads import as_records, head_statistics
+    from simplestories_interp.analysis.heads import as_records, head_statistics, parse_thresholds
+    from simplestories_interp.data.rows import build_rows
     from simplestories_interp.files import claim_output
+    from simplestories_interp.report.views import fmt_or_na
     from simplestories_interp.zoo.loading import load_model
 
+    thresholds = parse_thresholds(args.thresholds)
     with claim_output(args.out, "head analysis") if args.out is not None else contextlib.nullcontext() as out:
         model = load_model(args.model, device=args.device)
-        stats = head_statistics(model, source=args.data, n_stories=args.n_stories, progress=True)
+        rows = build_rows(args.data, model.tokenizer, model.cfg.n_ctx, args.n_stories)
+        print(rows.describe())
+        stats = head_statistics(model, rows, thresholds=thresholds, progress=True)
         print(f"{'head':6} {'class':10} {'offset':>6} {'share':>6} {'first':>6} {'entropy':>7} {'far':>5} "
               f"{'lift':>5}  top role")
         for s in stats:
             off = "" if s.offset is None else s.offset
             print(f"L{s.layer}H{s.head:<3} {s.head_class:10} {off:>6} {s.positional_share:6.2f} "
-                  f"{s.first_token:6.2f} {s.entropy:7.2f} {s.far_content:5.2f} {s.entity_lift:5.1f}  "
-                  f"{s.top_role or ''}")
+                  f"{s.first_token:6.2f} {s.entropy:7.2f} {s.far_content:5.2f} {fmt_or_na(s.entity_lift):>5}  "
+                  f"{s.top_role or 'none'}")
         if out is not None:
             _write_head_pages(args, model, as_records(stats), out)
             print(f"written to {out}/")

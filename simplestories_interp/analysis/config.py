@@ -51,7 +51,7 @@ class NeuronConfig:
     units: list[int] | None = None
     """Units to show; default: the 8 with the largest activations."""
     data: str = "synthetic:2023"
-    """Story source; the synthetic corpus adds the annotated role of each unit."""
+    """Story source; roles come from its annotations, or from the rule tagger (docs/roles.md)."""
     n_stories: int = 50
     """Stories to scan."""
     k: int = 20
@@ -72,9 +72,12 @@ class HeadConfig:
     model: str = positional(default=DEFAULT_HEAD_MODEL)
     """Zoo name, model directory or hub repo id."""
     data: str = "synthetic:2023"
-    """Story source; the synthetic corpus adds entity and role statistics."""
+    """Story source; roles and entities come from its annotations, or from the rule tagger (docs/roles.md)."""
     n_stories: int = 60
     """Stories to run."""
+    thresholds: list[str] | None = None
+    """Classification thresholds as NAME=VALUE, e.g. positional_share=0.8 role_lift=2 (names and defaults:
+    docs/heads.md)."""
     out: str | None = None
     """Write heads.json, a heat map and attention views into this directory."""
     text: str | None = None

@@ -10,19 +10,24 @@ a corpus, per head, with the criteria of the papers it cites:
 * Clark et al. 2019: the mean attention to each relative offset (-1 ... -16) and to the first
   token, and the entropy of each query's distribution (smoothed, normalised by log(q+1));
 * a semantic score: the attention mass that goes beyond a local window to content tokens
-  (not [EOS], not punctuation), and on the annotated synthetic corpus to mentions of entities
-  (names, the object, places), to earlier mentions of the *same* entity, and by role.
+  (not [EOS], not punctuation), to mentions of entities (names, the object, places: annotated
+  on the synthetic corpus, tagged by :mod:`..data.tagger` elsewhere), to earlier mentions of the
+  *same* entity, and by role. Text without any entity leaves the entity statistics undefined
+  (``None``), not 0.
 
 Classes (thresholds are :class:`Thresholds` fields, defaults from the literature):
 ``sink`` (mean attention to the first token >= 0.6, Clark's special-token threshold),
 ``positional`` (Voita share >= 0.9 or mean attention to one offset >= 0.5, Clark's position
 threshold), ``semantic`` (far content mass >= 0.5 and either an entity lift >= 1.5 or a
 normalised entropy <= 0.6: uniform attention also lands mostly far away, so it needs focus or
-a preference for entities; these two thresholds are ours), else ``mixed``.
+a preference for entities; these two thresholds are ours), else ``mixed``. A head's top role is
+named only when its far attention favours the role at least ``role_lift`` (1.5) times over the
+role's share of the far keys; below that it is ``None`` (no label at chance).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -34,6 +39,7 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from simplestories_interp.data.rows import Rows, build_rows, entity_ids
+from simplestories_interp.errors import ConfigError, InvalidArgumentError, did_you_mean
 
 MAX_OFFSET = 16
 
@@ -56,6 +62,31 @@ class Thresholds:
     """... or is focused (normalised entropy at most this); broad uniform heads are mixed."""
     window: int = 3
     """Keys within this distance of the query are local, not semantic."""
+    role_lift: float = 1.5
+    """A head's top role is named only if the head favours it this many times over uniform."""
+    role_mass: float = 0.05
+    """... and the role gets at least this share of the head's far attention."""
+
+    def __post_init__(self) -> None:
+        bad = {k: v for k, v in asdict(self).items() if v < 0 or (k == "window" and v != int(v))}
+        if bad:
+            raise ConfigError(f"head thresholds must be non-negative (window an integer), got {bad}")
+
+
+def parse_thresholds(items: list[str] | None) -> Thresholds:
+    """:class:`Thresholds` with ``NAME=VALUE`` overrides (the CLI's ``--thresholds``)."""
+    names = [f.name for f in dataclasses.fields(Thresholds)]
+    values: dict[str, float] = {}
+    for item in items or []:
+        name, eq, value = item.partition("=")
+        if not eq or name not in names:
+            raise InvalidArgumentError(f"--thresholds takes NAME=VALUE with NAME one of {', '.join(names)}; got "
+                                       f"{item!r}{did_you_mean(name, names) if eq else ''}")
+        try:
+            values[name] = int(value) if name == "window" else float(value)
+        except ValueError:
+            raise InvalidArgumentError(f"--thresholds {item!r}: {value!r} is not a number") from None
+    return Thresholds(**values)
 
 
 @dataclass
@@ -136,13 +167,17 @@ class HeadStats:
     first_token: float
     entropy: float
     far_content: float
-    entity_lift: float
-    """Far attention to entity mentions divided by what uniform attention would give."""
-    same_entity: float
-    """Mean attention from a mention to earlier mentions of the same entity."""
+    entity_lift: float | None
+    """Far attention to entity mentions divided by what uniform attention would give (None: the
+    text has no entity mentions)."""
+    same_entity: float | None
+    """Mean attention from a mention to earlier mentions of the same entity (None: no mentions)."""
     top_role: str | None
     """The role whose tokens the head's far attention favours most, relative to their share
-    of the far keys (among roles receiving at least 5% of that attention)."""
+    of the far keys (among roles receiving at least ``role_mass`` of that attention); None unless
+    that lift is at least ``role_lift``."""
+    top_role_lift: float | None
+    """That lift (None when no role qualifies for the comparison)."""
     offset_attention: list[float]
     """Mean attention to offsets 0, -1, ..., -16."""
     argmax_offsets: list[float]
@@ -150,12 +185,15 @@ class HeadStats:
     (last entry) further back or on the first token."""
 
 
-def _top_role(acc: _Acc, h: int) -> str | None:
+def _top_role(acc: _Acc, h: int, t: Thresholds) -> tuple[str | None, float | None]:
     if not acc.roles or acc.far[h] <= 0:
-        return None
+        return None, None
     lift = acc.role_mass[h] / acc.role_base[h].clamp(min=1e-12)
-    lift[acc.role_mass[h] < 0.05 * acc.far[h]] = 0
-    return acc.roles[int(lift.argmax())] if lift.max() > 0 else None
+    lift[acc.role_mass[h] < t.role_mass * acc.far[h]] = 0
+    best = float(lift.max())
+    if best <= 0:
+        return None, None
+    return (acc.roles[int(lift.argmax())] if best >= t.role_lift else None), round(best, 3)
 
 
 def _finish(acc: _Acc, layer: int, t: Thresholds) -> list[HeadStats]:
@@ -168,21 +206,22 @@ def _finish(acc: _Acc, layer: int, t: Thresholds) -> list[HeadStats]:
         share = float(share_all[h, best])
         first = float(acc.first[h] / n_valid[h])
         far_content = float(acc.far_content[h] / n_valid[h])
-        lift = float(acc.entity[h] / acc.entity_base[h]) if acc.entity_base[h] > 0 else 0.0
+        lift = float(acc.entity[h] / acc.entity_base[h]) if acc.entity_base[h] > 0 else None
         entropy = float(acc.entropy[h] / n_valid[h])
-        top_role = _top_role(acc, h)
+        top_role, role_lift = _top_role(acc, h, t)
         best_mean = int(mean_offset[h].argmax())
         if first >= t.sink:
             cls, offset = "sink", None
         elif share >= t.positional_share or float(mean_offset[h, best_mean]) >= t.offset_attention:
             cls, offset = "positional", -(best if share >= t.positional_share else best_mean)
-        elif far_content >= t.semantic and (lift >= t.entity_lift or entropy <= t.max_entropy):
+        elif far_content >= t.semantic and ((lift or 0.0) >= t.entity_lift or entropy <= t.max_entropy):
             cls, offset = "semantic", None
         else:
             cls, offset = "mixed", None
         out.append(HeadStats(layer, h, cls, offset, share, float(acc.conf[h] / n_valid[h]), first,
                              entropy, far_content, lift,
-                             float(acc.same_entity[h] / acc.same_n[h].clamp(min=1)), top_role,
+                             float(acc.same_entity[h] / acc.same_n[h]) if acc.same_n[h] > 0 else None,
+                             top_role, role_lift,
                              [round(float(x), 4) for x in mean_offset[h]],
                              [round(float(x), 4) for x in share_all[h]]))
     return out

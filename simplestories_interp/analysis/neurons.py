@@ -112,14 +112,42 @@ def quantile_examples(top: TopK, unit: int, n: int = 5) -> list[tuple[float, int
     return [(acts[order[i]].item(), int(top.sample_index[order[i]])) for i in picks]
 
 
+MIN_ROLE_PRECISION = 0.5
+"""A unit's role is shown only if at least this share of its top-k tokens carry it ..."""
+MIN_ROLE_LIFT = 2.0
+"""... and that share is at least this many times the role's base rate (no label at chance)."""
+
+
 @dataclass
 class Explanation:
     unit: int
     role: str | None
+    """The role with the best precision among the unit's top-k tokens (shown or not)."""
     precision: float
     """Share of the unit's top-k tokens that carry ``role``."""
     base_rate: float
     """Share of all tokens that carry ``role`` (what precision would be by chance)."""
+
+    @property
+    def lift(self) -> float:
+        return self.precision / self.base_rate if self.base_rate > 0 else 0.0
+
+    @property
+    def shown_role(self) -> str | None:
+        """``role`` if it clears :data:`MIN_ROLE_PRECISION` and :data:`MIN_ROLE_LIFT`, else None ("none")."""
+        ok = self.role and self.precision >= MIN_ROLE_PRECISION and self.lift >= MIN_ROLE_LIFT
+        return self.role if ok else None
+
+    def describe(self, k: int | None = None) -> str:
+        """"role R (precision p, base rate b)" or "role none" with the best candidate below threshold."""
+        top = f" in the top {k}" if k else ""
+        if self.role is None:
+            return "role none (no role among its top tokens)"
+        what = f"{self.role} (precision {self.precision:.2f}{top}, base rate {self.base_rate:.2f})"
+        if self.shown_role:
+            return f"role {what}"
+        return (f"role none (best: {what}; a role needs precision >= {MIN_ROLE_PRECISION} and "
+                f">= {MIN_ROLE_LIFT:g}x its base rate)")
 
 
 def explain(top: TopK, min_activation: float = 0.0, only: Collection[str] | None = None) -> list[Explanation]:
@@ -149,8 +177,8 @@ def explain(top: TopK, min_activation: float = 0.0, only: Collection[str] | None
 
 
 def role_summary(explanations: list[Explanation], threshold: float = 0.8) -> dict:
-    """How many units have a role with precision >= threshold, and which roles."""
-    strong = [e for e in explanations if e.role and e.precision >= threshold]
+    """How many units have a shown role with precision >= threshold, and which roles."""
+    strong = [e for e in explanations if e.shown_role and e.precision >= threshold]
     by_role: dict[str, int] = {}
     for e in strong:
         by_role[e.role] = by_role.get(e.role, 0) + 1

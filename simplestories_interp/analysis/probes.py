@@ -105,7 +105,7 @@ def story_means(acts: Float[Tensor, "tokens d"], story: Int[np.ndarray, " tokens
 
 def probe_story_label(acts: Tensor, rows: Rows, label: str, held_out: np.ndarray, hook: str = "") -> LabelProbe:
     """Probe one story label from story-mean activations (``held_out``: mask over ``rows.stories``)."""
-    if not rows.records:
+    if not rows.has_labels:
         raise ConfigError("story-label probes need labelled stories (the synthetic corpus); this text has none")
     values = [r.get(label) for r in rows.records]
     names = sorted({v for v in values if v is not None})

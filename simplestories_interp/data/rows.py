@@ -2,9 +2,9 @@
 
 Analysis tools (neuron views, head statistics, activation stores) run a model over packed
 rows, exactly as in training (stories joined by ``[EOS]``, rows of n_ctx tokens), and then
-need to go back from a token to its story, its characters and, on the synthetic corpus, its
-annotated roles. :func:`build_rows` keeps that map; :func:`iter_row_batches` streams rows in
-bounded memory when only the ids are needed.
+need to go back from a token to its story, its characters and its roles: annotated on the
+synthetic corpus, written by the rule tagger (:mod:`.tagger`) on any other text. :func:`build_rows`
+keeps that map; :func:`iter_row_batches` streams rows in bounded memory when only the ids are needed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import numpy as np
 from tokenizers import Encoding
 
 from simplestories_interp.data.sources import is_synthetic, iter_records, iter_stories
-from simplestories_interp.data.tokenizer import raw_encoder, separator_id
+from simplestories_interp.data.tagger import tag_records
+from simplestories_interp.data.tokenizer import UNK_ID, raw_encoder, separator_id
 from simplestories_interp.errors import DataError
 
 _WORD = re.compile(r"\S+")
@@ -40,12 +41,33 @@ class Rows:
     stories: list[str]
     """The story texts."""
     records: list[dict] | None = None
-    """Labels and annotations of each story, when the source has them (synthetic corpus)."""
+    """Per story, its annotations (and on the synthetic corpus its labels: topic, theme, ...)."""
+    role_source: str = "annotations"
+    """Where ``records``' annotations come from: ``annotations`` (the source's own), ``tagger`` (the
+    rule tagger, on text without annotations) or ``none`` (no records)."""
     _roles: dict | None = field(default=None, repr=False)
 
     @property
     def n_ctx(self) -> int:
         return self.tokens.shape[1]
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether the stories carry the source's own labels and annotations (synthetic corpus)."""
+        return self.records is not None and self.role_source == "annotations"
+
+    @property
+    def unk_rate(self) -> float:
+        """Share of the tokens that are [UNK] (text the tokenizer cannot spell)."""
+        return float((self.tokens == UNK_ID).mean()) if self.tokens.size else 0.0
+
+    def describe(self) -> str:
+        """One line: how much text, its [UNK] rate and where its roles come from (printed by every
+        analysis command)."""
+        source = {"annotations": "the source's annotations", "tagger": "the rule tagger (docs/roles.md)",
+                  "none": "lexical roles only"}[self.role_source]
+        return (f"{self.tokens.size:,} tokens of {len(self.stories)} stories, [UNK] rate {self.unk_rate:.2%}, "
+                f"roles from {source}")
 
     def context(self, row: int, pos: int, before: int = 12, after: int = 4) -> tuple[str, str, str]:
         """(text before, the token, text after) around a token, cut at word boundaries, with the
@@ -96,11 +118,12 @@ def story_ids(stories: Iterable[str], tokenizer) -> Iterator[list[int]]:
 
 
 def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool | None = None,
-               per_document: bool = False) -> Rows:
+               per_document: bool = False, tag: bool = True) -> Rows:
     """Tokenise ``n_stories`` stories of ``source`` into rows, keeping the token-to-text map.
 
     ``annotated=True`` also keeps labels and annotations (synthetic corpora or jsonl shards written by
     ``ssi data synth``); the default keeps them for the synthetic corpora, whose stories always have them.
+    Otherwise the rule tagger writes the annotations (``tag=False``: none; roles are then lexical only).
     ``per_document=True`` makes one row per story instead of packing: ``[EOS]`` and the story's first
     ``n_ctx - 1`` tokens, so a token's position in the row is its position in the story (stories
     shorter than that are left out); the context-length study reads long stories this way.
@@ -109,6 +132,9 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
         annotated = is_synthetic(source)
     records = list(iter_records(source, limit=n_stories)) if annotated else None
     stories = [r["story"] for r in records] if records else list(iter_stories(source, limit=n_stories))
+    role_source = "annotations" if annotated else "tagger" if tag else "none"
+    if not annotated and tag:
+        records = tag_records(stories)
     ids, story, start, end, sep = [], [], [], [], separator_id(tokenizer)
     for i, enc in enumerate(encode_stories(stories, tokenizer)):
         take = n_ctx - 1 if per_document else len(enc.ids)
@@ -129,7 +155,7 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
         return np.asarray(x[: n * n_ctx], dtype=dtype).reshape(n, n_ctx)
 
     return Rows(shape(ids, np.int64), shape(story, np.int32), shape(start, np.int32),
-                shape(end, np.int32), stories, records)
+                shape(end, np.int32), stories, records, role_source)
 
 
 def _annotated_tokens(rows: Rows) -> Iterator[tuple[dict, np.ndarray]]:
@@ -181,11 +207,9 @@ def _lexical_roles(rows: Rows) -> dict[str, np.ndarray]:
     return {role: m.reshape(rows.tokens.shape) for role, m in out.items()}
 
 
-_ENTITIES = {"hero": 0, "friend": 1, "obj": 2, "p": 3, "p2": 4}
-
-
 def entity_ids(rows: Rows) -> np.ndarray:
-    """[rows, n_ctx] entity of each token (-1 if none): hero, friend, the object, the places.
+    """[rows, n_ctx] entity of each token (-1 if none): on the synthetic corpus the hero, the friend,
+    the object and the places; from the tagger names (with the nouns "named" them) and nouns.
 
     Ids are unique per story, so two stories' heroes are different entities.
     """
@@ -193,10 +217,16 @@ def entity_ids(rows: Rows) -> np.ndarray:
     if rows.records is None:
         return out.reshape(rows.tokens.shape)
     story = rows.story.ravel()
+    ids: dict[tuple[int, str], int] = {}
     for ann, idx in _annotated_tokens(rows):
-        if ann.get("entity") in _ENTITIES and ann["role"] != "dialogue":
-            out[idx] = _ENTITIES[ann["entity"]] + len(_ENTITIES) * story[idx]
+        if ann.get("entity") is not None and ann["role"] != "dialogue":
+            out[idx] = ids.setdefault((int(story[idx[0]]), ann["entity"]), len(ids))
     return out.reshape(rows.tokens.shape)
+
+
+def has_entities(rows: Rows) -> bool:
+    """Whether any token of ``rows`` belongs to an entity (else entity statistics are undefined)."""
+    return bool((entity_ids(rows) >= 0).any())
 
 
 def iter_row_batches(source: str, tokenizer, n_ctx: int, batch_rows: int, *,

@@ -10,6 +10,8 @@ import html
 
 import numpy as np
 
+from simplestories_interp.report.views import fmt_or_na
+
 KINDS = (("rms", "normalised"), ("none", "norm-free"))
 COLOURS = {"rms": "#4c72b0", "none": "#dd8452"}
 SAE_KEYS = (
@@ -98,7 +100,7 @@ def findings(results: dict) -> list[str]:
         )
     if results["heads"]:
         h = results["heads"]
-        lift = {k: max(r["entity_lift"] for r in h[k]) for k in h}
+        lift = {k: max(r["entity_lift"] or 0.0 for r in h[k]) for k in h}
         share = {k: max(r["positional_share"] for r in h[k]) for k in h}
         out.append(
             f"Heads of the 1-layer pair: {_head_classes(h['rms'])} (normalised) vs {_head_classes(h['none'])} "
@@ -213,7 +215,8 @@ def _heads_table(results: dict) -> str:
     cells = "".join(
         f"<tr><td>{a['head']}</td>"
         + "".join(
-            f"<td>{html.escape(r['head_class'])}</td><td>{r['positional_share']:.2f}</td><td>{r['entity_lift']:.2f}</td>"
+            f"<td>{html.escape(r['head_class'])}</td><td>{r['positional_share']:.2f}</td>"
+            f"<td>{fmt_or_na(r['entity_lift'], '.2f')}</td>"
             f"<td>{r['entropy']:.2f}</td>"
             for r in (a, b)
         )

@@ -50,16 +50,27 @@ def _page(title: str, body: str) -> str:
     return views.page(title, body, head=f"<style>{th.CSS}</style>")
 
 
-def _describe(s: HeadStats) -> str:
+def _by_offsets(s: HeadStats) -> str:
+    """A head described by where its strongest attention falls (Fig. 19's terms)."""
+    hist = s.argmax_offsets
+    top = sorted(range(len(hist) - 1), key=lambda o: -hist[o])[:3]
+    where = ", ".join(f"offset {-o} {hist[o]:.0%}" for o in top)
+    return f"argmax at {where}, further back {hist[-1]:.0%} of queries; no offset reaches the 90% of a positional head"
+
+
+def _describe(s: HeadStats, by_offsets: bool = False) -> str:
     if s.head_class == "positional":
         return f"attends to offset {s.offset} (argmax there {s.positional_share:.0%} of the time)"
+    if by_offsets:
+        return _by_offsets(s)
     best = max(range(1, len(s.offset_attention)), key=lambda o: s.offset_attention[o])
     if s.head_class == "mixed" and s.far_content < 0.5:
         return (f"local, not at one offset: argmax on one offset {s.positional_share:.0%} of the time, mean "
                 f"attention {s.offset_attention[best]:.2f} to offset -{best}, {s.far_content:.0%} beyond the window")
-    role = f", favouring {s.top_role} tokens" if s.top_role else ""
+    role = f", favouring {s.top_role} tokens" if s.top_role else ", no role above chance"
     return (f"{s.far_content:.0%} of its attention goes beyond the local window to content tokens{role}; "
-            f"entity lift {s.entity_lift:.1f}x, same-entity attention {s.same_entity:.2f}")
+            f"entity lift {views.fmt_or_na(s.entity_lift)}x, same-entity attention "
+            f"{views.fmt_or_na(s.same_entity, '.2f')}")
 
 
 def _count(items) -> str:
@@ -77,13 +88,14 @@ def _heads_table(stats: list[HeadStats]) -> str:
         f"<tr><td>L{s.layer}H{s.head}</td><td>{s.head_class}</td><td>{s.offset if s.offset is not None else ''}</td>"
         f"<td>{th.offset_bars(s.argmax_offsets)}</td>"
         f"<td>{s.positional_share:.2f}</td><td>{s.confidence:.2f}</td><td>{s.first_token:.2f}</td>"
-        f"<td>{s.entropy:.2f}</td><td>{s.far_content:.2f}</td><td>{s.entity_lift:.1f}</td>"
-        f"<td>{s.top_role or ''}</td></tr>"
+        f"<td>{s.entropy:.2f}</td><td>{s.far_content:.2f}</td><td>{views.fmt_or_na(s.entity_lift)}</td>"
+        f"<td>{s.top_role or 'none'}</td></tr>"
         for s in stats)
     return f"<table class='logits'>{head}{rows}</table>"
 
 
-def _head_sentences(heads: list[HeadStats], tokens: list[str], patterns, positional: bool) -> str:
+def _head_sentences(heads: list[HeadStats], tokens: list[str], patterns, positional: bool,
+                    by_offsets: bool = False) -> str:
     """One highlighted paragraph per head (positional: the last word and the 20 tokens before it)."""
     parts = []
     for s in heads:
@@ -95,7 +107,8 @@ def _head_sentences(heads: list[HeadStats], tokens: list[str], patterns, positio
         else:
             window = th.highlighted_sentence(tokens, pattern, th.pick_query(pattern, tokens))
             extra = ""
-        parts.append(f"<div><b>L{s.layer}H{s.head}</b> <span class='meta'>{_describe(s)}</span> {extra}{window}</div>")
+        parts.append(f"<div><b>L{s.layer}H{s.head}</b> ({s.head_class}) <span class='meta'>{_describe(s, by_offsets)}"
+                     f"</span> {extra}{window}</div>")
     return "".join(parts)
 
 
@@ -110,8 +123,9 @@ def _head_figures(cfg: FigureConfig, out: Path, report: Report) -> list[HeadStat
     views.write(out / "heads_heatmap.html", _page(f"Head classes of {cfg.head_model}", heatmap + _heads_table(stats)))
     layer0 = [s for s in stats if s.layer == 0]
     positional = sorted((s for s in layer0 if s.head_class == "positional"), key=lambda s: -(s.offset or 0))
-    semantic = sorted((s for s in layer0 if s.head_class == "semantic"), key=lambda s: -s.entity_lift)
+    semantic = sorted((s for s in layer0 if s.head_class == "semantic"), key=lambda s: -(s.entity_lift or 0.0))
     offsets = sorted({s.offset for s in positional})
+    report.notes.append(f"Head data: {rows.describe()}.")
     report.notes.append(f"Heads ({cfg.head_model}): {len(positional)} positional head(s) in layer 0 at offsets "
                         f"{offsets}, {len(semantic)} semantic; classes over all layers: "
                         + _count(s.head_class for s in stats) + ".")
@@ -121,7 +135,7 @@ def _head_figures(cfg: FigureConfig, out: Path, report: Report) -> list[HeadStat
                    "(-1 = previous token). Criteria: docs/heads.md.",
                    th.class_grid(records, *shape),
                    f"{len(positional)} positional head(s) at offsets {offsets or 'none'} and {len(semantic)} semantic "
-                   f"head(s) over {rows.tokens.size:,} tokens of {len(rows.stories)} stories.", "heads_heatmap.html")
+                   f"head(s) over {rows.describe()}.", "heads_heatmap.html")
     tokens, patterns = th.sentence_patterns(model, cfg.text)
     _fig19(cfg, model, out, report, layer0, positional, tokens, patterns)
     _fig20(cfg, model, out, report, layer0, semantic, tokens, patterns)
@@ -136,30 +150,32 @@ def _fig19(cfg, model, out, report, layer0, positional, tokens, patterns) -> Non
         finding = ("no head of this model meets the positional criteria (docs/heads.md); shown: the three heads "
                    "closest to them, described by their offsets.")
     _figure_page(cfg, model, out, "fig19_positional_heads.html", "Fig. 19 — positional (distance-based) heads",
-                 heads, finding)
+                 heads, finding, by_offsets=True)
     report.section("Fig. 19 — positional heads", "the boxed token is the query (the last word); each earlier token "
                    "is shaded by the attention it gets from this head. Bars: how often the head's strongest "
                    "attention falls on offset 0, -1, …, -16 or further back, over the corpus.",
-                   _head_sentences(heads, tokens, patterns, positional=True), finding, "fig19_positional_heads.html")
+                   _head_sentences(heads, tokens, patterns, positional=True, by_offsets=True), finding,
+                   "fig19_positional_heads.html")
 
 
 def _fig20(cfg, model, out, report, layer0, semantic, tokens, patterns) -> None:
     heads, finding = semantic[:4], (f"{len(semantic)} head(s) attend by content: "
-                                    + "; ".join(f"L{s.layer}H{s.head} entity lift {s.entity_lift:.1f}x"
+                                    + "; ".join(f"L{s.layer}H{s.head} entity lift {views.fmt_or_na(s.entity_lift)}x"
                                                 + (f", favours {s.top_role}" if s.top_role else "")
                                                 for s in semantic[:4]) + ".")
     if not heads:
         heads = sorted(layer0, key=lambda s: -s.far_content)[:3]
-        finding = ("no head of this model meets the semantic criteria (docs/heads.md); shown: the heads with the "
-                   "most attention beyond the local window, which are mixed.")
+        finding = ("no head qualified as semantic (criteria: docs/heads.md). Shown for reference, not as semantic "
+                   "heads: the three heads with the most attention beyond the local window, with their class.")
     _figure_page(cfg, model, out, "fig20_semantic_heads.html", "Fig. 20 — semantic heads", heads, finding)
     report.section("Fig. 20 — semantic heads", "the boxed token is the word whose attention beyond its neighbours "
                    "is most concentrated; the shading shows which earlier words this head reads.",
                    _head_sentences(heads, tokens, patterns, positional=False), finding, "fig20_semantic_heads.html")
 
 
-def _figure_page(cfg, model, out: Path, name: str, title: str, heads: list[HeadStats], finding: str) -> None:
-    desc = "".join(f"<li>L{s.layer}H{s.head} ({s.head_class}): {_describe(s)}</li>" for s in heads)
+def _figure_page(cfg, model, out: Path, name: str, title: str, heads: list[HeadStats], finding: str,
+                 by_offsets: bool = False) -> None:
+    desc = "".join(f"<li>L{s.layer}H{s.head} ({s.head_class}): {_describe(s, by_offsets)}</li>" for s in heads)
     body = (f"<p>Model {views.html.escape(cfg.head_model)}. {finding} Hover over a token to see where it "
             f"attends.</p><ul>{desc}</ul>"
             + views.attention_view(model, cfg.text, [(s.layer, s.head) for s in heads], shared_js=True))
@@ -205,13 +221,12 @@ def _neuron_figure(cfg: FigureConfig, out: Path, report: Report) -> None:
              (max(0, penult - 1), 0, "neuron 0 of another layer"),
              (best_layer, int(tops[best_layer].max_per_unit.argmax()), "the highest-activating neuron")]
     sections, thumbs = [], []
-    report.notes.append(f"Neurons ({cfg.neuron_model}, {rows.tokens.size} tokens of {len(rows.stories)} stories):")
+    report.notes.append(f"Neurons ({cfg.neuron_model}, {rows.describe()}):")
     for layer, unit, why in picks:
         ex = explanations[layer][unit]
         sections.append(views.neuron_section(tops[layer], unit, model=model, explanation=ex,
                                              title=f"Layer {layer}, neuron {unit} — {why}"))
-        role = (f"best role {ex.role} (precision {ex.precision:.2f}, base rate {ex.base_rate:.2f})"
-                if ex.role else "no annotated role")
+        role = ex.describe()
         report.notes.append(f"  L{layer} N{unit} ({why}): {role}")
         thumbs.append(f"<div><b>L{layer} N{unit}</b> <span class='meta'>{why}; {role}</span>"
                       f"{th.top_examples(tops[layer], unit)}</div>")
@@ -223,7 +238,8 @@ def _neuron_figure(cfg: FigureConfig, out: Path, report: Report) -> None:
         "stories. Each line is a "
         f"top-activating token (highlighted) in its sentence.</p>{''.join(sections)}"
         f"<h2>Neurons vs a random orthogonal basis</h2><p>{finding}</p>{control}"))
-    table = {f"blocks.{la}.mlp.hook_post": [vars(e) for e in explanations[la]] for la in range(n_layers)}
+    table = {f"blocks.{la}.mlp.hook_post": [{**vars(e), "shown_role": e.shown_role} for e in explanations[la]]
+             for la in range(n_layers)}
     (out / "neuron_roles.json").write_text(json.dumps(table, indent=1))
     (out / "neuron_control.json").write_text(json.dumps([c.as_dict() for c in comparisons], indent=1))
     for c in comparisons:

@@ -87,6 +87,11 @@ def write_shared_js(folder: str | Path) -> None:
     shutil.copyfile(_circuitsvis_bundle(), folder / CIRCUITSVIS_JS)
 
 
+def fmt_or_na(value: float | None, spec: str = ".1f") -> str:
+    """``value`` formatted, or "n/a" for an undefined statistic (e.g. entity lift on text without entities)."""
+    return "n/a" if value is None else format(value, spec)
+
+
 def page(title: str, body: str, head: str = "") -> str:
     """A whole HTML page: ``title`` is plain text (escaped here); ``body`` and ``head`` are HTML."""
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -145,10 +150,8 @@ def neuron_section(top: TopK, unit: int, *, model=None, explanation: Explanation
     scale = float(top.max_per_unit[unit])
     title = title or f"{top.hook} — unit {unit}"
     role = ""
-    if explanation is not None and explanation.role:
-        role = (f" · best role: <b>{html.escape(explanation.role)}</b> (precision "
-                f"{explanation.precision:.2f} in the top {len(top.values[unit])}, base rate "
-                f"{explanation.base_rate:.2f})")
+    if explanation is not None:
+        role = f" · {html.escape(explanation.describe(len(top.values[unit])))}"
     tops = "".join(_example(top, float(v), int(i), scale)
                    for v, i in zip(top.values[unit][:n_top], top.index[unit][:n_top], strict=True))
     quants = "".join(_example(top, v, i, scale) for v, i in reversed(quantile_examples(top, unit, n_quantiles)))
@@ -182,8 +185,8 @@ def neurons_page(top: TopK, units: list[int], *, model=None, explanations=None, 
 def neuron_text(top: TopK, unit: int, *, n_top: int = 8, explanation: Explanation | None = None) -> str:
     """Plain-text view of one unit: the top activations with the token in [[brackets]]."""
     lines = [f"{top.hook} unit {unit}: max {float(top.max_per_unit[unit]):.3f}"]
-    if explanation is not None and explanation.role:
-        lines[0] += f", role {explanation.role} (precision {explanation.precision:.2f})"
+    if explanation is not None:
+        lines[0] += f", {explanation.describe()}"
     for v, i in zip(top.values[unit][:n_top], top.index[unit][:n_top], strict=True):
         row, pos = top.where(int(i))
         before, token, after = top.rows.context(row, pos, before=10, after=4)
