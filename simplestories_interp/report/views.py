@@ -194,6 +194,14 @@ def neuron_text(top: TopK, unit: int, *, n_top: int = 8, explanation: Explanatio
     return "\n".join(lines)
 
 
+def class_colorscale(colors: list[str]) -> list[list]:
+    """A plotly colour scale of constant bands, one per class: class ``i`` (z = i, with zmin -0.5 and
+    zmax n - 0.5) falls in the middle of band i. Each band is two stops of the same colour, in order
+    (sorting the stops by position alone would swap the colours at every shared boundary)."""
+    n = len(colors)
+    return [[position / n, c] for i, c in enumerate(colors) for position in (i, i + 1)]
+
+
 def heads_heatmap(records: list[dict], n_layers: int, n_heads: int, title: str = "Head classes", *,
                   shared_js: bool = False) -> str:
     """A plotly heat map of layer x head coloured by class; plotly's JavaScript inlined, or loaded
@@ -207,9 +215,7 @@ def heads_heatmap(records: list[dict], n_layers: int, n_heads: int, title: str =
         z[r["layer"]][r["head"]] = classes.index(r["head_class"])
         label = r["head_class"] + (f" {r['offset']}" if r["offset"] is not None else "")
         text[r["layer"]][r["head"]] = label
-    scale = ([[i / len(classes), c] for i, c in enumerate(colors)]
-             + [[(i + 1) / len(classes), c] for i, c in enumerate(colors)])
-    scale = sorted(scale, key=lambda x: x[0])
+    scale = class_colorscale(colors)
     fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale=scale, zmin=-0.5,
                                zmax=len(classes) - 0.5, showscale=False,
                                x=[f"head {h}" for h in range(n_heads)], y=[f"layer {la}" for la in range(n_layers)]))

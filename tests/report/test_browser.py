@@ -47,3 +47,21 @@ def test_interactive_pages_draw_from_shared_javascript(tiny_report, tmp_path):
     assert "main-svg" in dump("heads_heatmap.html")  # plotly drew its heat map
     fig19 = dump("fig19_positional_heads.html")
     assert "style=\"margin: 15px 0;\"><div" in fig19  # circuitsvis rendered into its div
+
+
+def test_heat_map_cells_show_their_legend_colours(tmp_path):
+    """Four heads of four known classes: each class's legend colour fills its cell on screen."""
+    from PIL import Image
+    from plotly.colors import hex_to_rgb
+
+    from simplestories_interp.report import views
+    from simplestories_interp.report.thumbnails import CLASS_COLORS
+
+    records = [{"layer": 0, "head": h, "head_class": c, "offset": None} for h, c in enumerate(CLASS_COLORS)]
+    page = views.write(tmp_path / "heat.html", views.page("heat", views.heads_heatmap(records, 1, 4)))
+    png = tmp_path / "heat.png"
+    _chromium(tmp_path, "--window-size=1000,500", "--virtual-time-budget=5000", f"--screenshot={png}", page.as_uri())
+    pixels = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    for cls, colour in CLASS_COLORS.items():
+        exact = (np.abs(pixels - np.array(hex_to_rgb(colour))).sum(-1) <= 6).sum()
+        assert exact > 2000, (cls, colour, exact)  # a cell is ~200 x 100 px; the legend square is tiny
