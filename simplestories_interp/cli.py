@@ -333,8 +333,23 @@ def build_parser() -> argparse.ArgumentParser:
         add_dataclass_args(cmd, config)
         if name == "train":
             add_dataclass_args(cmd, TrainConfig)
+        if any(f.name == "data" for f in dataclasses.fields(TrainConfig if name == "train" else config)):
+            cmd.add_argument("--separator", default=None, help="split the --data .txt file into stories at every "
+                             "occurrence of this string (default: lines like <|endoftext|>, else blank lines)")
         cmd.set_defaults(_options=[o for action in cmd._actions for o in action.option_strings])
     return parser
+
+
+def _apply_separator(ns: argparse.Namespace) -> None:
+    """``--separator S`` becomes part of the story source string (``FILE.txt::sep=S``), which every
+    reader of stories understands."""
+    if getattr(ns, "separator", None) is None:
+        return
+    if not hasattr(ns, "data"):
+        raise InvalidArgumentError("--separator needs the story file it applies to: add --data FILE.txt")
+    from simplestories_interp.data.sources import with_separator
+
+    ns.data = with_separator(ns.data, ns.separator)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -343,6 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = lambda msg, *a, **k: f"ssi: warning: {msg}\n"
     try:
         ns = build_parser().parse_args(argv)
+        _apply_separator(ns)
         config, run = COMMANDS[ns._command]
         args = config(**given(ns, config))
         run(args, ns) if run is run_train else run(args)

@@ -114,3 +114,13 @@ def tiny_model(synth_tokenizer):
                          n_key_value_heads=2, d_mlp=48, d_vocab=600, n_ctx=64)
     torch.manual_seed(0)
     return build_model(spec, None, synth_tokenizer, device="cpu")
+
+
+@pytest.fixture
+def plain_story_file(tmp_path):
+    """A .txt file of plain English stories (blank-line paragraphs, <|endoftext|> between stories)."""
+    from tests.plain_stories import PLAIN_STORIES
+
+    path = tmp_path / "plain_stories.txt"
+    path.write_text("\n<|endoftext|>\n".join(PLAIN_STORIES) + "\n", encoding="utf-8")
+    return path

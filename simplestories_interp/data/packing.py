@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from simplestories_interp.data.rows import story_ids
-from simplestories_interp.data.sources import HUB_DATASET, _files, is_synthetic, iter_stories
+from simplestories_interp.data.sources import HUB_DATASET, _files, is_synthetic, iter_stories, split_separator
 from simplestories_interp.data.tokenizer import UNK_ID, separator_id
 from simplestories_interp.errors import DataError
 from simplestories_interp.files import dir_mode
@@ -91,11 +91,12 @@ def source_identity(source: str) -> list:
         return [source]
     if kind == "hub":
         return ["hub", arg or HUB_DATASET]
-    root = Path(source).resolve()
+    path, separator = split_separator(source)
+    root = Path(path).resolve()
     files = _files(root)
     entries = [[f.name if f == root else f.relative_to(root).as_posix(), size, mtime, _file_sha(f)]
                for f, (size, mtime) in zip(files, _stats(files), strict=True)]
-    return ["path", str(root), entries]
+    return ["path", str(root), entries] + ([["separator", separator]] if separator is not None else [])
 
 
 def pack_key(source: str, limit: int | None, tokenizer, n_ctx: int, val_fraction: float) -> str:
@@ -138,7 +139,7 @@ def pack(source: str, tokenizer, n_ctx: int, *, limit: int | None = None,
         raise DataError(f"vocabulary of {len(tokenizer)} tokens does not fit uint16 rows")
     if limit is None and is_synthetic(source):
         raise DataError("the synthetic corpus is endless: give the number of stories (--n-stories)")
-    files = None if is_synthetic(source) or source.split(":")[0] == "hub" else _files(Path(source))
+    files = None if is_synthetic(source) or source.split(":")[0] == "hub" else _files(Path(split_separator(source)[0]))
     before = files and _stats(files)  # taken before the key's hashes, so no edit slips in between
     out = out or cache_root() / "packed" / pack_key(source, limit, tokenizer, n_ctx, val_fraction)
     if (out / META_FILE).is_file():
@@ -149,7 +150,7 @@ def pack(source: str, tokenizer, n_ctx: int, *, limit: int | None = None,
         raise DataError(f"story source {source!r} changed while it was being read; pack it again")
     if not stories:
         raise DataError(f"story source {source!r} yielded no stories; check the path or format")
-    n_val = max(1, round(len(stories) * val_fraction)) if len(stories) > 1 and val_fraction > 0 else 0
+    n_val = n_val_stories(len(stories), val_fraction)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".pack.", dir=out.parent))
     os.chmod(tmp, dir_mode())  # mkdtemp makes 0700
@@ -166,6 +167,11 @@ def pack(source: str, tokenizer, n_ctx: int, *, limit: int | None = None,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def n_val_stories(n_stories: int, val_fraction: float) -> int:
+    """How many of ``n_stories`` stories (the last ones) are held out: ``val_fraction`` of them, at least one."""
+    return max(1, round(n_stories * val_fraction)) if n_stories > 1 and val_fraction > 0 else 0
 
 
 def _write_splits(stories, n_val, tokenizer, n_ctx, directory: Path, progress) -> PackedMeta:

@@ -7,16 +7,22 @@ A source is named by one string, so the CLI and configs can carry it:
   (:mod:`.long_stories`); ``synthetic-mix[:SEED]``: ordinary stories with every fifth one long;
 * ``hub`` or ``hub:REPO`` (default ``SimpleStories/SimpleStories``): streamed with ``datasets``;
 * a path: a ``.txt`` file (stories separated by a line such as ``<|endoftext|>``, else by
-  blank lines), ``.jsonl`` or ``.parquet`` (a ``story`` or ``text`` column), or a directory of
-  such files (e.g. the shards ``ssi data synth`` writes).
+  blank lines; ``PATH::sep=STRING``, which the CLI's ``--separator STRING`` writes, splits at
+  every occurrence of STRING instead), ``.jsonl`` or ``.parquet`` (a ``story`` or ``text``
+  column), or a directory of such files (e.g. the shards ``ssi data synth`` writes).
 
-Every story is cleaned as the SimpleStories recipe does (curly quotes and dashes to ASCII).
+Every story is cleaned as the SimpleStories recipe does (curly quotes and dashes to ASCII), after
+repairing mojibake (UTF-8 read as Windows-1252: "â€™" is the apostrophe it stands for). A .txt
+file whose split looks wrong (one huge story, or a few stories far longer than the median: missing
+separators) gets a warning with the counts.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import statistics
+import warnings
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -27,6 +33,24 @@ from simplestories_interp.errors import DataError, HubOfflineError, MissingDirec
 HUB_DATASET = "SimpleStories/SimpleStories"
 SEPARATOR = re.compile(r"^\s*(<\|endoftext\|>|\[EOS\]|-{3,}|={3,})\s*$", re.MULTILINE)
 _SUFFIXES = (".txt", ".jsonl", ".parquet")
+_SEP_OPTION = "::sep="
+
+
+def with_separator(source: str, separator: str) -> str:
+    """``source`` read with ``separator`` between stories (the CLI's ``--separator``)."""
+    path, _ = split_separator(source)
+    if not separator:
+        raise DataError("--separator must not be empty")
+    if not (path.endswith(".txt") or Path(path).is_dir()):
+        raise DataError(f"--separator applies to .txt story files (or folders of them), not {source!r}; "
+                        "give the file with --data FILE.txt")
+    return f"{path}{_SEP_OPTION}{separator}"
+
+
+def split_separator(source: str) -> tuple[str, str | None]:
+    """(the source without its separator option, the separator or None)."""
+    path, found, sep = source.partition(_SEP_OPTION)
+    return path, (sep if found else None)
 
 
 def is_synthetic(source: str) -> bool:
@@ -73,7 +97,8 @@ def _raw(source: str, split: str, start: int) -> Iterator[str]:
         return (r["story"] for r in _generator(source)(10**12, seed=synthetic_seed(source), start=start))
     if kind == "hub":
         return islice(_hub(arg or HUB_DATASET, split), start, None)
-    return islice((_clean_text(s) for f in _files(Path(source)) for s in _read(f)), start, None)
+    path, sep = split_separator(source)
+    return islice((_clean_text(s) for f in _files(Path(path)) for s in _read(f, sep)), start, None)
 
 
 def _files(path: Path) -> list[Path]:
@@ -90,13 +115,13 @@ def _files(path: Path) -> list[Path]:
     return files
 
 
-def _read(path: Path) -> Iterator[str]:
+def _read(path: Path, separator: str | None = None) -> Iterator[str]:
     if path.suffix == ".jsonl":
         return (_story_field(r, path) for r in _jsonl(path))
     if path.suffix == ".parquet":
         return _parquet(path)
     if path.suffix == ".txt":
-        return _txt(path)
+        return _txt(path, separator)
     raise DataError(f"unsupported story file {str(path)!r}: use .txt, .jsonl or .parquet")
 
 
@@ -110,10 +135,33 @@ def _text(path: Path) -> str:
         raise DataError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
 
 
-def _txt(path: Path) -> Iterator[str]:
+def _txt(path: Path, separator: str | None = None) -> Iterator[str]:
     text = _text(path)
-    parts = SEPARATOR.split(text) if SEPARATOR.search(text) else re.split(r"\n\s*\n", text)
-    return (p.strip() for p in parts if p.strip() and not SEPARATOR.fullmatch(p.strip()))
+    if separator is not None:
+        parts, how = text.split(separator), f"at every {separator!r}"
+    elif SEPARATOR.search(text):
+        parts, how = SEPARATOR.split(text), "at separator lines"
+    else:
+        parts, how = re.split(r"\n\s*\n", text), "at blank lines"
+    stories = [p.strip() for p in parts if p.strip() and not SEPARATOR.fullmatch(p.strip())]
+    if (problem := split_problem([len(s) for s in stories])) is not None:
+        warnings.warn(f"{str(path)!r} split {how} into {len(stories)} stories, but {problem}", stacklevel=2)
+    return iter(stories)
+
+
+def split_problem(lengths: list[int]) -> str | None:
+    """What looks wrong with a file's split into stories of these lengths (characters), if anything."""
+    if not lengths:
+        return None
+    median = statistics.median(lengths)
+    if len(lengths) == 1 and lengths[0] > 20_000:
+        return (f"that one story has {lengths[0]:,} characters; separate stories by blank lines or a line like "
+                "<|endoftext|>, or name the separator with --separator")
+    huge = sorted((n for n in lengths if n > 10 * median), reverse=True)
+    if huge and len(huge) <= max(3, len(lengths) // 20):
+        return (f"{len(huge)} of them are over 10x the median length ({median:,.0f} characters; longest "
+                f"{huge[0]:,}): separators may be missing there (--separator names the right one)")
+    return None
 
 
 def _jsonl(path: Path) -> Iterator[dict]:

@@ -15,6 +15,7 @@ token, which matches training, where every story follows an ``[EOS]``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,8 +36,33 @@ UNK_ID, EOS_ID = 0, 1
 TOKENIZER_FILE = "tokenizer.json"
 
 
+# Windows-1252 decodes bytes 0x80-0x9F to these characters (0x81, 0x8D, 0x8F, 0x90 and 0x9D stay C1 controls).
+_CP1252_HIGH = "€\x81‚ƒ„…†‡ˆ‰Š‹Œ\x8dŽ\x8f\x90‘’“”•–—˜™š›œ\x9džŸ"
+_MOJIBAKE = re.compile(f"[\u00c2-\u00f4][{re.escape(_CP1252_HIGH)}\u00a0-\u00bf]{{1,3}}")
+
+
+def _cp1252_byte(ch: str) -> int:
+    return 0x80 + _CP1252_HIGH.index(ch) if ch in _CP1252_HIGH else ord(ch)
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8 text that was decoded as Windows-1252 ("â€™" -> "’", "â€œ" -> "“", "Ã©" -> "é");
+    sequences that are not such mojibake stay as they are."""
+    def fix(m: re.Match) -> str:
+        raw = bytes(_cp1252_byte(c) for c in m.group())
+        n = 2 if raw[0] < 0xE0 else 3 if raw[0] < 0xF0 else 4  # the UTF-8 sequence's length, from its lead byte
+        try:
+            return raw[:n].decode("utf-8") + m.group()[n:]
+        except UnicodeDecodeError:
+            return m.group()
+
+    return _MOJIBAKE.sub(fix, text)
+
+
 def _clean_text(text: str) -> str:
-    """Map curly quotes and dashes to ASCII and drop the rest of non-ASCII, as the recipe does."""
+    """Repair mojibake, map curly quotes and dashes to ASCII and drop the rest of non-ASCII, as the
+    recipe does."""
+    text = repair_mojibake(text)
     table = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'",
                            "\u2013": "-", "\u2014": "-", "\u2026": "..."})
     return text.translate(table).encode("ascii", "ignore").decode("ascii")

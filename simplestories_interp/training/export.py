@@ -52,11 +52,20 @@ def prepare_tokenizer(cfg: TrainConfig, spec: ModelSpec, run: Path, d) -> object
         return load_tokenizer(resolve(cfg.tokenizer or cfg.init_from).directory)
     target = run / "tokenizer"
     if d.main and not (target / "tokenizer.json").is_file():
-        n_train = None if cfg.n_stories is None else cfg.n_stories - round(cfg.n_stories * cfg.val_fraction)
-        texts = iter_stories(cfg.data, limit=n_train)
+        texts = tokenizer_stories(cfg.data, cfg.n_stories, cfg.val_fraction)
         save_tokenizer(train_tokenizer(texts, vocab_size=cfg.vocab_size or spec.d_vocab), target)
     d.barrier()
     return load_tokenizer(target)
+
+
+def tokenizer_stories(data: str, n_stories: int | None, val_fraction: float) -> list[str]:
+    """The stories a run's tokenizer is trained on: the training split exactly as :func:`.packing.pack`
+    will cut it from the stories actually read (a file shorter than ``n_stories`` included), so no
+    held-out story shapes the vocabulary."""
+    from simplestories_interp.data.packing import n_val_stories
+
+    stories = list(iter_stories(data, limit=n_stories))
+    return stories[:len(stories) - n_val_stories(len(stories), val_fraction)]
 
 
 def export_model(raw: Llama, spec: ModelSpec, tokenizer, out: Path, cfg: TrainConfig, run: Path,
@@ -64,10 +73,15 @@ def export_model(raw: Llama, spec: ModelSpec, tokenizer, out: Path, cfg: TrainCo
     """Write the final model directory with its tokenizer and model card."""
     hub_style = _hub_style_tokenizer(cfg, run, tokenizer)
     records = _records(run)
+    tokens = cfg.max_steps * cfg.batch_size * (spec.n_ctx - 1)
+    base = base_tokens(cfg.init_from) if cfg.init_from else 0
     training = {"config": dataclasses.asdict(cfg), "data": dataclasses.asdict(meta),
                 "final": {"train_loss": _last(records, "loss"), "val_loss": _last(records, "val_loss"),
-                          "steps": cfg.max_steps, "tokens": cfg.max_steps * cfg.batch_size * (spec.n_ctx - 1)},
+                          "steps": cfg.max_steps, "tokens": tokens,
+                          "total_tokens": None if base is None else base + tokens},
                 "command": command}
+    if cfg.init_from:
+        training["base"] = {"model": cfg.init_from, "tokens": base}
     if spec.hf_expressible:
         save_hf(to_hf_state(raw), spec, out, tokenizer=hub_style, training=training)
     else:
@@ -78,6 +92,18 @@ def export_model(raw: Llama, spec: ModelSpec, tokenizer, out: Path, cfg: TrainCo
     card = model_card(out, spec, cfg, run, command, meta)
     (out / "README.md").write_text(card)
     return out
+
+
+def base_tokens(model: str) -> int | None:
+    """Tokens the model ``model`` was trained on in all (its ``training_config.json``), None if unknown."""
+    from simplestories_interp.zoo.formats import TRAINING_CONFIG
+    from simplestories_interp.zoo.loading import resolve
+
+    path = resolve(model).directory / TRAINING_CONFIG
+    if not path.is_file():
+        return None
+    final = json.loads(path.read_text()).get("final", {})
+    return final.get("total_tokens") or final.get("tokens")
 
 
 def _hub_style_tokenizer(cfg: TrainConfig, run: Path, fixed):
@@ -109,8 +135,13 @@ def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command:
     fmt = "HF Llama (config.json)" if spec.hf_expressible else "native (ssi_config.json)"
     # A fine-tuned model carries its base's spec; it is named after its run folder, not the base.
     name = Path(cfg.out).name if cfg.init_from else spec.name
-    base = [f"| base | fine-tuned from `{cfg.init_from}` (the tokens below are the fine-tuning's) |"] \
-        if cfg.init_from else []
+    base = []
+    if cfg.init_from:
+        before = base_tokens(cfg.init_from)
+        total = "unknown (the base model records no token count)" if before is None else f"{before + tokens:,}"
+        seen = "an unknown number of" if before is None else f"{before:,}"
+        base = [f"| base | fine-tuned from `{cfg.init_from}` ({seen} tokens); the training row is the fine-tuning |",
+                f"| total tokens seen | {total} |"]
     lines = [
         f"# {name}",
         "",

@@ -14,10 +14,10 @@ FOUR = [{"layer": 0, "head": h, "head_class": c, "offset": -2 if c == "positiona
 
 def _colour_at(scale: list, t: float) -> tuple[float, ...]:
     """plotly.js's colour-scale lookup: linear between the two stops around ``t``, the first such pair."""
-    for (p0, c0), (p1, c1) in zip(scale, scale[1:]):
+    for (p0, c0), (p1, c1) in zip(scale, scale[1:], strict=False):
         if p0 <= t <= p1:
             w = 0.0 if p1 == p0 else (t - p0) / (p1 - p0)
-            return tuple(round(a + w * (b - a), 3) for a, b in zip(hex_to_rgb(c0), hex_to_rgb(c1)))
+            return tuple(round(a + w * (b - a), 3) for a, b in zip(hex_to_rgb(c0), hex_to_rgb(c1), strict=True))
     raise AssertionError(f"{t} outside the scale")
 
 

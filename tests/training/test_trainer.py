@@ -189,6 +189,13 @@ def test_fine_tune_starts_from_the_weights(tmp_path):
                            out=str(tmp_path / "ft")))
     a, b = load_file(str(out / "model.safetensors")), load_file(str(ft / "model.safetensors"))
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    # the card and training record say what the model is: named after its run, base and total tokens recorded
+    base, tuned = (json.loads((d / "training_config.json").read_text())["final"] for d in (out, ft))
+    record = json.loads((ft / "training_config.json").read_text())
+    assert record["base"] == {"model": str(out), "tokens": base["tokens"]}
+    assert tuned["total_tokens"] == base["tokens"] + tuned["tokens"] and tuned["tokens"] < tuned["total_tokens"]
+    card = (ft / "README.md").read_text()
+    assert card.startswith("# ft\n") and f"| total tokens seen | {tuned['total_tokens']:,} |" in card
 
 
 def test_zero_residual_init_starts_every_block_as_the_identity(tiny_spec):
