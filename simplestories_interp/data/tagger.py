@@ -203,11 +203,15 @@ class _Tagger:
                 or self._adjective(i) or (None if after_det else self._verb(low)) or self._time(i)
                 or self._open_noun(i, after_det))
 
-    def _after_determiner(self, i: int) -> bool:
+    def _determiner(self, i: int) -> int | None:
+        """The index of the determiner that word ``i`` ends a noun phrase of ("the big red ball"), if any."""
         j = i - 1
         while j >= 0 and self.ws[j].lower in self.lex.adjectives:
             j -= 1
-        return j >= 0 and j < i and self.ws[j].lower in general.DETERMINERS
+        return j if j >= 0 and self.ws[j].lower in general.DETERMINERS else None
+
+    def _after_determiner(self, i: int) -> bool:
+        return self._determiner(i) is not None
 
     def _pronoun(self, i: int):
         low, nxt = self.ws[i].lower, self.ws[i + 1] if i + 1 < len(self.ws) else None
@@ -263,13 +267,19 @@ class _Tagger:
         return None
 
     def _open_noun(self, i: int, after_det: bool):
-        """An unlisted word after a determiner, before punctuation or a function word: an object."""
+        """An unlisted word after a determiner, before punctuation or a function word: a place after
+        "to/in/at/... the", else an object."""
         w, low = self.ws[i], self.ws[i].lower
         if not after_det or self.lex.known(low) or len(low) < 3 or w.text[0].isupper():
             return None
         nxt = self.ws[i + 1] if i + 1 < len(self.ws) else None
         ends_phrase = nxt is None or not self._adjacent(i) or nxt.lower in general.FUNCTION
-        return ("object_noun", f"obj:{low}") if ends_phrase else None
+        if not ends_phrase:
+            return None
+        j = self._determiner(i)
+        if j and self.ws[j - 1].lower in general.PREPOSITIONS_TO_PLACES:
+            return "place", f"place:{low}"
+        return "object_noun", f"obj:{low}"
 
 
 def tag_story(text: str, *, corpus_words: bool = True) -> list[dict]:

@@ -232,6 +232,8 @@ def _neuron_figure(cfg: FigureConfig, out: Path, report: Report) -> None:
                       f"{th.top_examples(tops[layer], unit)}</div>")
     control = _control_table(comparisons)
     finding = _control_finding(comparisons)
+    if rows.role_source == "tagger":
+        finding += " Roles on this text come from the rule tagger (docs/roles.md), not annotations."
     views.write(out / "fig21_neurons.html", _page(
         "Fig. 21 — top-activating tokens of MLP neurons",
         f"<p>Model {views.html.escape(cfg.neuron_model)}; {rows.tokens.size} tokens of {len(rows.stories)} "

@@ -152,6 +152,9 @@ def neuron_section(top: TopK, unit: int, *, model=None, explanation: Explanation
     role = ""
     if explanation is not None:
         role = f" · {html.escape(explanation.describe(len(top.values[unit])))}"
+        if explanation.role:  # the role's name in bold (its first mention)
+            name = html.escape(explanation.role)
+            role = role.replace(name, f"<b>{name}</b>", 1)
     tops = "".join(_example(top, float(v), int(i), scale)
                    for v, i in zip(top.values[unit][:n_top], top.index[unit][:n_top], strict=True))
     quants = "".join(_example(top, v, i, scale) for v, i in reversed(quantile_examples(top, unit, n_quantiles)))
