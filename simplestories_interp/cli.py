@@ -132,7 +132,8 @@ def run_cache(args: CacheConfig) -> None:
     model = load_model(args.model, device=args.device)
     store = cache_activations(model, args.hooks, args.out, source=args.data, n_stories=args.n_stories,
                               batch_size=args.batch_size, rows_per_shard=args.rows_per_shard, dtype=args.dtype)
-    print(f"{store.n_tokens} tokens x {', '.join(f'{h} ({store.d(h)})' for h in store.hooks)} in {args.out}")
+    print(f"{store.n_tokens} tokens x {', '.join(f'{h} ({store.d(h)})' for h in store.hooks)} in {args.out}, "
+          f"[UNK] rate {store.unk_rate():.2%}")
 
 
 def run_neurons(args: NeuronConfig) -> None:

@@ -289,6 +289,13 @@ class ActivationStore:
         with self._open(shard) as f:
             return f.get_tensor(key)
 
+    def unk_rate(self) -> float:
+        """Share of the stored tokens that are [UNK] (printed by ``ssi cache``)."""
+        from simplestories_interp.data.tokenizer import UNK_ID
+
+        unk = sum(int((self._tensor(s, "tokens") == UNK_ID).sum()) for s in range(len(self.manifest.shards)))
+        return unk / max(1, self.n_tokens)
+
     def shard(self, index: int, hook: str | None = None) -> torch.Tensor:
         """All [tokens, d] activations of one shard."""
         return self._tensor(index, self._hook(hook))

@@ -115,7 +115,7 @@ def feature_report(path, *, model=None, features: list[int] | None = None, data:
     matches = match_roles(feature_activations(lm, sae, hook, rows), rows)
     chosen = features or [m.feature for m in sorted(matches, key=lambda m: -m.f1)[:8]]
     top = feature_topk(lm, sae, hook, rows)
-    lines = [f"{path}: {hook}, d_sae {sae.cfg.d_sae}; role matches {match_summary(matches)}"]
+    lines = [f"{path}: {hook}, d_sae {sae.cfg.d_sae}; {rows.describe()}; role matches {match_summary(matches)}"]
     for f in chosen:
         m = matches[f]
         lines.append(f"feature {f}: {m.role} (precision {m.precision:.2f}, recall {m.recall:.2f}, F1 {m.f1:.2f}, "

@@ -71,6 +71,9 @@ def test_unk_rate_is_measured_and_printed(tmp_path, synth_tokenizer, tiny_model,
     for command in (["heads"], ["neurons", "--hook", "blocks.0.mlp.hook_post"]):
         assert main([*command, str(model_dir), "--data", str(path), "--n-stories", "20", "--device", "cpu"]) == 0
         assert f"[UNK] rate {rows.unk_rate:.2%}" in capsys.readouterr().out
+    cache = ["cache", str(model_dir), "--hooks", "blocks.0.hook_resid_post", "--out", str(tmp_path / "store")]
+    assert main([*cache, "--data", str(path), "--n-stories", "20", "--device", "cpu"]) == 0
+    assert f"[UNK] rate {rows.unk_rate:.2%}" in capsys.readouterr().out  # the same rows, streamed
 
 
 def test_tokenizer_never_trains_on_held_out_stories(tmp_path):
