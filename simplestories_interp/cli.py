@@ -132,8 +132,12 @@ def run_cache(args: CacheConfig) -> None:
     model = load_model(args.model, device=args.device)
     store = cache_activations(model, args.hooks, args.out, source=args.data, n_stories=args.n_stories,
                               batch_size=args.batch_size, rows_per_shard=args.rows_per_shard, dtype=args.dtype)
+    from simplestories_interp.data.rows import tokenizer_unk_id
+    from simplestories_interp.report.views import fmt_or_na
+
+    unk = fmt_or_na(store.unk_rate(tokenizer_unk_id(model.tokenizer)), ".2%")
     print(f"{store.n_tokens} tokens x {', '.join(f'{h} ({store.d(h)})' for h in store.hooks)} in {args.out}, "
-          f"[UNK] rate {store.unk_rate():.2%}")
+          f"[UNK] rate {unk}")
 
 
 def run_neurons(args: NeuronConfig) -> None:

@@ -289,11 +289,11 @@ class ActivationStore:
         with self._open(shard) as f:
             return f.get_tensor(key)
 
-    def unk_rate(self) -> float:
-        """Share of the stored tokens that are [UNK] (printed by ``ssi cache``)."""
-        from simplestories_interp.data.tokenizer import UNK_ID
-
-        unk = sum(int((self._tensor(s, "tokens") == UNK_ID).sum()) for s in range(len(self.manifest.shards)))
+    def unk_rate(self, unk_id: int | None) -> float | None:
+        """Share of the stored tokens that are ``unk_id``, the model tokenizer's [UNK] (None: it has none)."""
+        if unk_id is None:
+            return None
+        unk = sum(int((self._tensor(s, "tokens") == unk_id).sum()) for s in range(len(self.manifest.shards)))
         return unk / max(1, self.n_tokens)
 
     def shard(self, index: int, hook: str | None = None) -> torch.Tensor:

@@ -93,8 +93,8 @@ class LayerComparison:
 
 
 def _groups(top: TopK, semantic: list[str], threshold: float) -> dict[str, GroupSummary]:
-    return {"token": summarise(explain(top, only=TOKEN_IDENTITY_ROLES), threshold),
-            "semantic": summarise(explain(top, only=semantic), threshold)}
+    return {"token": summarise(explain(top, only=TOKEN_IDENTITY_ROLES, prefer_shown=False), threshold),
+            "semantic": summarise(explain(top, only=semantic, prefer_shown=False), threshold)}
 
 
 def compare_bases(model: HookedTransformer, layer: int, rows: Rows, *, k: int = 20, threshold: float = 0.8,

@@ -150,12 +150,16 @@ class Explanation:
                 f">= {MIN_ROLE_LIFT:g}x its base rate)")
 
 
-def explain(top: TopK, min_activation: float = 0.0, only: Collection[str] | None = None) -> list[Explanation]:
+def explain(top: TopK, min_activation: float = 0.0, only: Collection[str] | None = None,
+            prefer_shown: bool = True) -> list[Explanation]:
     """For each unit, the annotated role with the highest precision among its top-k tokens.
 
     Only top tokens with activation above ``min_activation`` count (a dead unit's "top"
     tokens are noise); units with none get role ``None``. ``only`` restricts the candidate roles
-    (e.g. to the semantic ones).
+    (e.g. to the semantic ones). ``prefer_shown``: among roles above the display thresholds, the
+    most precise (so a unit with a qualifying role is not shown as "none" because a role with a high
+    base rate has a higher precision); ``False`` takes the most precise role of all (the basis
+    comparison's statistic).
     """
     roles = {r: m.ravel() for r, m in top.rows.roles().items()
              if r not in _IGNORED_ROLES and (only is None or r in only)}
@@ -168,7 +172,8 @@ def explain(top: TopK, min_activation: float = 0.0, only: Collection[str] | None
             out.append(Explanation(unit, None, 0.0, 0.0))
             continue
         precision = {r: float(m[idx].mean()) for r, m in roles.items()}
-        best = max(precision, key=lambda r: (precision[r], -base[r]))
+        shown = [r for r in precision if Explanation(unit, r, precision[r], base[r]).shown_role]
+        best = max(shown if prefer_shown and shown else precision, key=lambda r: (precision[r], -base[r]))
         if precision[best] == 0:
             out.append(Explanation(unit, None, 0.0, 0.0))
         else:

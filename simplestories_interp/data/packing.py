@@ -72,6 +72,11 @@ def _stats(files: list[Path]) -> list[tuple[int, int]]:
     return [(s.st_size, s.st_mtime_ns) for s in (f.stat() for f in files)]
 
 
+# What the text cleaning does (data.tokenizer._clean_text); part of a file's or the hub's pack key, so
+# text packed before a change of the cleaning (2: mojibake repaired) is packed again.
+CLEANING = "cleaning-2"
+
+
 def source_identity(source: str) -> list:
     """What stands for ``source`` in the cache key.
 
@@ -90,13 +95,14 @@ def source_identity(source: str) -> list:
     if is_synthetic(source):
         return [source]
     if kind == "hub":
-        return ["hub", arg or HUB_DATASET]
+        return ["hub", arg or HUB_DATASET, CLEANING]
     path, separator = split_separator(source)
     root = Path(path).resolve()
     files = _files(root)
     entries = [[f.name if f == root else f.relative_to(root).as_posix(), size, mtime, _file_sha(f)]
                for f, (size, mtime) in zip(files, _stats(files), strict=True)]
-    return ["path", str(root), entries] + ([["separator", separator]] if separator is not None else [])
+    return (["path", str(root), entries, CLEANING]
+            + ([["separator", separator]] if separator is not None else []))
 
 
 def pack_key(source: str, limit: int | None, tokenizer, n_ctx: int, val_fraction: float) -> str:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 
 import numpy as np
 from tokenizers import Encoding
@@ -45,6 +46,8 @@ class Rows:
     role_source: str = "annotations"
     """Where ``records``' annotations come from: ``annotations`` (the source's own), ``tagger`` (the
     rule tagger, on text without annotations) or ``none`` (no records)."""
+    unk_id: int | None = UNK_ID
+    """The tokenizer's [UNK] id (None: it has none, as GPT-2's byte-level BPE, whose id 0 is "!")."""
     _roles: dict | None = field(default=None, repr=False)
 
     @property
@@ -57,17 +60,19 @@ class Rows:
         return self.records is not None and self.role_source == "annotations"
 
     @property
-    def unk_rate(self) -> float:
-        """Share of the tokens that are [UNK] (text the tokenizer cannot spell)."""
-        return float((self.tokens == UNK_ID).mean()) if self.tokens.size else 0.0
+    def unk_rate(self) -> float | None:
+        """Share of the tokens that are [UNK] (text the tokenizer cannot spell); None without an [UNK]."""
+        if self.unk_id is None:
+            return None
+        return float((self.tokens == self.unk_id).mean()) if self.tokens.size else 0.0
 
     def describe(self) -> str:
         """One line: how much text, its [UNK] rate and where its roles come from (printed by every
         analysis command)."""
         source = {"annotations": "the source's annotations", "tagger": "the rule tagger (docs/roles.md)",
                   "none": "lexical roles only"}[self.role_source]
-        return (f"{self.tokens.size:,} tokens of {len(self.stories)} stories, [UNK] rate {self.unk_rate:.2%}, "
-                f"roles from {source}")
+        unk = "n/a (the tokenizer has no [UNK])" if self.unk_rate is None else f"{self.unk_rate:.2%}"
+        return f"{self.tokens.size:,} tokens of {len(self.stories)} stories, [UNK] rate {unk}, roles from {source}"
 
     def context(self, row: int, pos: int, before: int = 12, after: int = 4) -> tuple[str, str, str]:
         """(text before, the token, text after) around a token, cut at word boundaries, with the
@@ -129,7 +134,7 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
     shorter than that are left out); the context-length study reads long stories this way.
     """
     if annotated is None:
-        annotated = is_synthetic(source)
+        annotated = is_synthetic(source) or _has_annotations(source)
     records = list(iter_records(source, limit=n_stories)) if annotated else None
     stories = [r["story"] for r in records] if records else list(iter_stories(source, limit=n_stories))
     role_source = "annotations" if annotated else "tagger" if tag else "none"
@@ -155,7 +160,23 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
         return np.asarray(x[: n * n_ctx], dtype=dtype).reshape(n, n_ctx)
 
     return Rows(shape(ids, np.int64), shape(story, np.int32), shape(start, np.int32),
-                shape(end, np.int32), stories, records, role_source)
+                shape(end, np.int32), stories, records, role_source, tokenizer_unk_id(tokenizer))
+
+
+def _has_annotations(source: str) -> bool:
+    """Whether ``source`` is .jsonl whose records carry annotations (shards ``ssi data synth`` wrote)."""
+    path = Path(source)
+    files = [p for p in path.iterdir() if p.suffix in (".txt", ".jsonl", ".parquet")] if path.is_dir() else [path]
+    if not files or any(f.suffix != ".jsonl" or not f.is_file() for f in files):
+        return False
+    first = next(iter_records(source, limit=1), None)
+    return isinstance(first, dict) and isinstance(first.get("annotations"), list)
+
+
+def tokenizer_unk_id(tokenizer) -> int | None:
+    """The tokenizer's own [UNK] id, or None when it has none (or uses the separator for it, as GPT-2)."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    return None if unk is None or unk == separator_id(tokenizer) else int(unk)
 
 
 def _annotated_tokens(rows: Rows) -> Iterator[tuple[dict, np.ndarray]]:
@@ -207,6 +228,11 @@ def _lexical_roles(rows: Rows) -> dict[str, np.ndarray]:
     return {role: m.reshape(rows.tokens.shape) for role, m in out.items()}
 
 
+# The synthetic corpora's entities that heads' entity statistics count (the long stories' keeper,
+# secret word and catchphrase are annotated too, but are not characters, objects or places).
+_ENTITIES = frozenset({"hero", "friend", "obj", "p", "p2"})
+
+
 def entity_ids(rows: Rows) -> np.ndarray:
     """[rows, n_ctx] entity of each token (-1 if none): on the synthetic corpus the hero, the friend,
     the object and the places; from the tagger names (with the nouns "named" them) and nouns.
@@ -218,8 +244,10 @@ def entity_ids(rows: Rows) -> np.ndarray:
         return out.reshape(rows.tokens.shape)
     story = rows.story.ravel()
     ids: dict[tuple[int, str], int] = {}
+    allowed = _ENTITIES if rows.role_source == "annotations" else None
     for ann, idx in _annotated_tokens(rows):
-        if ann.get("entity") is not None and ann["role"] != "dialogue":
+        entity = ann.get("entity")
+        if entity is not None and ann["role"] != "dialogue" and (allowed is None or entity in allowed):
             out[idx] = ids.setdefault((int(story[idx[0]]), ann["entity"]), len(ids))
     return out.reshape(rows.tokens.shape)
 

@@ -78,9 +78,7 @@ class Lexicon:
     def is_verb(self, word: str) -> bool:
         if word in general.NOT_VERBS:
             return False
-        stems = {word, word[:-1], word[:-2], word[:-3], word[:-3] + "e", word[:-3] + "y", word[:-4]}
-        return word in self.verbs or (any(s in self.verbs for s in stems if len(s) > 1)
-                                      and word.endswith(("s", "ed", "d", "ing")))
+        return word in self.verbs or any(s in self.verbs for s in _verb_stems(word) if len(s) > 1)
 
     def known(self, word: str) -> bool:
         """Whether ``word`` is an ordinary English word of the lists (so a capital may just start a
@@ -91,12 +89,32 @@ class Lexicon:
                 or any(self.noun(word, k) for k in kinds) or word.endswith("ly"))
 
 
-def _corpus_words(*groups) -> frozenset[str]:
+def _verb_stems(word: str) -> set[str]:
+    """The base forms ``word`` may inflect, each from the ending that makes it: -s/-es/-ies, -ed/-d/-ied
+    (with a doubled consonant: "stopped"), -ing (likewise: "running")."""
+    stems: set[str] = set()
+    doubled = len(word) > 4 and word[-4] == word[-5]
+    if word.endswith("ies") or word.endswith("ied"):
+        stems.add(word[:-3] + "y")
+    elif word.endswith("es"):
+        stems |= {word[:-1], word[:-2]}
+    elif word.endswith("s") and not word.endswith("ss"):
+        stems.add(word[:-1])
+    if word.endswith("ed"):
+        stems |= {word[:-2], word[:-1]} | ({word[:-3]} if len(word) > 3 and word[-3] == word[-4] else set())
+    if word.endswith("ing"):
+        stems |= {word[:-3], word[:-3] + "e"} | ({word[:-4]} if doubled else set())
+    return stems
+
+
+def _corpus_words(*groups, head: int = -1) -> frozenset[str]:
+    """Lower-cased words of the generator's lists; of a multi-word entry, the word at ``head`` (the
+    noun of "toy shop", the verb of "picked up")."""
     words = set()
     for group in groups:
         for entry in (group.values() if isinstance(group, dict) else [group]):
-            words |= {w.replace("_", " ").split()[-1].lower() for w in entry}
-    return frozenset(words)
+            words |= {w.replace("_", " ").split()[head].lower() for w in entry}
+    return frozenset(words - general.FUNCTION)
 
 
 @cache
@@ -109,7 +127,7 @@ def lexicon(corpus_words: bool = True) -> Lexicon:
         "objects": _corpus_words(corpus.OBJECTS, corpus.FOODS, corpus.CLOTHES, corpus.TOOLS, corpus.INSTRUMENTS,
                                  corpus.VEHICLES, corpus.FLOWERS),
         "places": _corpus_words(corpus.PLACES),
-        "verbs": _corpus_words(corpus.VERBS),
+        "verbs": _corpus_words(corpus.VERBS, head=0),
         "said": _corpus_words(corpus.SAID),
         "adjectives": _corpus_words(corpus.ADJECTIVES),
     } if corpus_words else {}

@@ -96,7 +96,7 @@ def loss_by_position(cfg: ContextLengthConfig, model, rows: Rows, device) -> dic
         losses = position_losses(m, tokens)
         out[name] = {"n_ctx": m.cfg.n_ctx, "stories": len(tokens), "curve": losses.mean(0).tolist(),
                      "by_bucket": bucket_means(losses, POSITION_BUCKETS),
-                     "mentions": mention_loss_by_distance(losses, rows) if rows.records else []}
+                     "mentions": mention_loss_by_distance(losses, rows) if rows.has_labels else []}
     return out
 
 

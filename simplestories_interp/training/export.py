@@ -103,7 +103,7 @@ def base_tokens(model: str) -> int | None:
     if not path.is_file():
         return None
     final = json.loads(path.read_text()).get("final", {})
-    return final.get("total_tokens") or final.get("tokens")
+    return final["total_tokens"] if "total_tokens" in final else final.get("tokens")
 
 
 def _hub_style_tokenizer(cfg: TrainConfig, run: Path, fixed):
@@ -152,7 +152,7 @@ def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command:
         f"(d_head {spec.d_head}, {spec.n_key_value_heads} KV heads), d_mlp {spec.d_mlp}, "
         f"d_vocab {spec.d_vocab}, n_ctx {spec.n_ctx}, normalisation {spec.normalization}, "
         f"{spec.positional} positions |",
-        f"| data | `{meta.source}`: {meta.n_stories:,} stories, {meta.tokens:,} tokens "
+        f"| data | `{meta.source.replace('|', '&#124;')}`: {meta.n_stories:,} stories, {meta.tokens:,} tokens "
         f"({meta.unk_tokens} [UNK]), {meta.rows['train']:,} train / {meta.rows['val']:,} val rows |",
         f"| training | {cfg.max_steps:,} steps x {cfg.batch_size} rows = {tokens:,} tokens, "
         f"lr {cfg.lr:g} (warm-up, cosine to {cfg.min_lr_ratio:g}x), AdamW, seed {cfg.seed} |",

@@ -178,13 +178,14 @@ def test_unchanged_file_is_a_cache_hit(tok, tmp_path, monkeypatch):
 
 
 def test_source_identity_kinds(tmp_path):
-    from simplestories_interp.data.packing import source_identity
+    from simplestories_interp.data.packing import CLEANING, source_identity
     from simplestories_interp.data.sources import HUB_DATASET
 
     assert source_identity("synthetic:3") == ["synthetic:3"]
-    assert source_identity("hub") == source_identity(f"hub:{HUB_DATASET}") == ["hub", HUB_DATASET]
+    assert source_identity("hub") == source_identity(f"hub:{HUB_DATASET}") == ["hub", HUB_DATASET, CLEANING]
     (tmp_path / "s.txt").write_text("Hi.")
-    kind, root, [[name, size, _, sha]] = source_identity(str(tmp_path / "s.txt"))
+    kind, root, [[name, size, _, sha]], cleaning = source_identity(str(tmp_path / "s.txt"))
+    assert cleaning == CLEANING and source_identity(str(tmp_path / "s.txt") + "::sep=***")[-1] == ["separator", "***"]
     assert (kind, root, name, size) == ("path", str((tmp_path / "s.txt").resolve()), "s.txt", 3)
     assert sha == hashlib.sha256(b"Hi.").hexdigest()
     with pytest.raises(MissingDirectoryError):
