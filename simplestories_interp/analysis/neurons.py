@@ -118,6 +118,11 @@ MIN_ROLE_LIFT = 2.0
 """... and that share is at least this many times the role's base rate (no label at chance)."""
 
 
+def role_clears(precision: float, base_rate: float) -> bool:
+    """Whether a role at this precision among a unit's top tokens is a label, not chance."""
+    return precision >= MIN_ROLE_PRECISION and precision >= MIN_ROLE_LIFT * base_rate > 0
+
+
 @dataclass
 class Explanation:
     unit: int
@@ -135,8 +140,7 @@ class Explanation:
     @property
     def shown_role(self) -> str | None:
         """``role`` if it clears :data:`MIN_ROLE_PRECISION` and :data:`MIN_ROLE_LIFT`, else None ("none")."""
-        ok = self.role and self.precision >= MIN_ROLE_PRECISION and self.lift >= MIN_ROLE_LIFT
-        return self.role if ok else None
+        return self.role if self.role and role_clears(self.precision, self.base_rate) else None
 
     def describe(self, k: int | None = None) -> str:
         """"role R (precision p, base rate b)" or "role none" with the best candidate below threshold."""
@@ -172,7 +176,7 @@ def explain(top: TopK, min_activation: float = 0.0, only: Collection[str] | None
             out.append(Explanation(unit, None, 0.0, 0.0))
             continue
         precision = {r: float(m[idx].mean()) for r, m in roles.items()}
-        shown = [r for r in precision if Explanation(unit, r, precision[r], base[r]).shown_role]
+        shown = [r for r in precision if role_clears(precision[r], base[r])]
         best = max(shown if prefer_shown and shown else precision, key=lambda r: (precision[r], -base[r]))
         if precision[best] == 0:
             out.append(Explanation(unit, None, 0.0, 0.0))

@@ -14,12 +14,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 
 import numpy as np
 from tokenizers import Encoding
 
-from simplestories_interp.data.sources import is_synthetic, iter_records, iter_stories
+from simplestories_interp.data.sources import has_annotations, iter_records, iter_stories
 from simplestories_interp.data.tagger import tag_records
 from simplestories_interp.data.tokenizer import UNK_ID, raw_encoder, separator_id
 from simplestories_interp.errors import DataError
@@ -134,7 +133,7 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
     shorter than that are left out); the context-length study reads long stories this way.
     """
     if annotated is None:
-        annotated = is_synthetic(source) or _has_annotations(source)
+        annotated = has_annotations(source)
     records = list(iter_records(source, limit=n_stories)) if annotated else None
     stories = [r["story"] for r in records] if records else list(iter_stories(source, limit=n_stories))
     role_source = "annotations" if annotated else "tagger" if tag else "none"
@@ -161,16 +160,6 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
 
     return Rows(shape(ids, np.int64), shape(story, np.int32), shape(start, np.int32),
                 shape(end, np.int32), stories, records, role_source, tokenizer_unk_id(tokenizer))
-
-
-def _has_annotations(source: str) -> bool:
-    """Whether ``source`` is .jsonl whose records carry annotations (shards ``ssi data synth`` wrote)."""
-    path = Path(source)
-    files = [p for p in path.iterdir() if p.suffix in (".txt", ".jsonl", ".parquet")] if path.is_dir() else [path]
-    if not files or any(f.suffix != ".jsonl" or not f.is_file() for f in files):
-        return False
-    first = next(iter_records(source, limit=1), None)
-    return isinstance(first, dict) and isinstance(first.get("annotations"), list)
 
 
 def tokenizer_unk_id(tokenizer) -> int | None:

@@ -58,6 +58,18 @@ def is_synthetic(source: str) -> bool:
     return source.split(":")[0] in ("synthetic", "synthetic-long", "synthetic-mix")
 
 
+def has_annotations(source: str) -> bool:
+    """Whether the stories of ``source`` come with annotations: the synthetic corpora, and .jsonl
+    files whose records carry them (the shards ``ssi data synth`` writes)."""
+    if is_synthetic(source):
+        return True
+    path = Path(source)
+    if source.split(":")[0] == "hub" or not path.exists() or any(f.suffix != ".jsonl" for f in _files(path)):
+        return False
+    first = next(iter_records(source, limit=1), None)
+    return isinstance(first, dict) and isinstance(first.get("annotations"), list)
+
+
 def _generator(source: str):
     kind = source.split(":")[0]
     if kind in ("synthetic-long", "synthetic-mix"):

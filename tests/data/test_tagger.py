@@ -68,3 +68,13 @@ def test_text_without_entities_has_none(tmp_path, synth_tokenizer):
     assert not has_entities(rows)
     untagged = build_rows(str(path), synth_tokenizer, 16, 12, tag=False)
     assert untagged.role_source == "none" and untagged.records is None
+
+
+def test_annotated_jsonl_shards_keep_their_annotations(tmp_path, synth_tokenizer, plain_story_file):
+    from simplestories_interp.data.sources import has_annotations
+    from simplestories_interp.data.synthetic import write_shards
+
+    write_shards(12, 3, tmp_path / "shards")
+    rows = build_rows(str(tmp_path / "shards"), synth_tokenizer, 64, 12)
+    assert rows.role_source == "annotations" and rows.has_labels
+    assert has_annotations("synthetic:4") and not has_annotations(str(plain_story_file)) and not has_annotations("hub")
