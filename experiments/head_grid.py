@@ -47,6 +47,12 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     # Learned positions are 512 separate vectors: do they need the extra updates more than RoPE does?
     "abspos-4x-steps": ({}, {"positional": "absolute", "max_steps": 1600, "batch_size": 8, "micro_batch_size": 8,
                              "warmup_steps": 160, "eval_every": 200, "checkpoint_every": 400, "log_every": 40}),
+    # GPT-Neo (the paper's models) does not divide attention scores by sqrt(d_head): same function
+    # class, but the QK circuit learns faster and starts sharper. Alone and with learned positions.
+    "unscaled": ({}, {"attn_scale": "none"}),
+    # Toward the paper's width (hidden 1024, 16 heads of 64): twice the width, 16 heads of 32.
+    "d_model-512": ({"d_model": 512, "n_heads": 16, "d_head": 32, "n_key_value_heads": 16, "d_mlp": 1365}, {}),
+    "abspos-unscaled": ({}, {"positional": "absolute", "attn_scale": "none"}),
 }
 
 
@@ -71,6 +77,9 @@ def head_record(s: HeadStats) -> dict:
     return {"head": s.head, "class": s.head_class, "offset": s.offset, "voita_share": round(s.positional_share, 3),
             "argmax_offsets": s.argmax_offsets, "top_offsets": [(-o if o <= 16 else "far/first", s.argmax_offsets[o])
                                                                 for o in top],
+            "offset_attention": [round(x, 3) for x in s.offset_attention],
+            "peak_mean_attention": (-max(range(len(s.offset_attention)), key=lambda o: s.offset_attention[o]),
+                                    round(max(s.offset_attention), 3)),
             "far_content": round(s.far_content, 3),
             "entity_lift": None if s.entity_lift is None else round(s.entity_lift, 2),
             "entropy": round(s.entropy, 3), "first_token": round(s.first_token, 3)}
@@ -112,15 +121,18 @@ def measure(name: str, directory: Path, n_stories: int) -> dict:
 
 def table(results: list[dict]) -> str:
     lines = ["| variant | d_model | heads | positions | tokens | val loss | classes | positional offsets | "
-             "best Voita share | distance TV (min-max) | per head: class (top argmax offset, share) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "best Voita share | best mean attention to one offset | distance TV (min-max) | "
+             "per head: class (top argmax offset, share) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         heads = "; ".join(f"{h['class'][:3]} ({h['top_offsets'][0][0]}, {h['top_offsets'][0][1]:.2f})"
                           for h in r["heads"])
         classes = ", ".join(f"{n} {c}" for c, n in r["classes"].items())
         best = max(h["voita_share"] for h in r["heads"])
+        offset, peak = max((h["peak_mean_attention"] for h in r["heads"]), key=lambda p: p[1])
         lines.append(f"| {r['variant']} | {r['d_model']} | {r['n_heads']} | {r['positions']} | {r['tokens']:,} | "
                      f"{r['val_loss']:.4f} | {classes} | {r['positional_offsets'] or 'none'} | {best:.2f} | "
+                     f"{peak:.2f} ({offset}) | "
                      f"{min(r['distance_tv']):.2f}-{max(r['distance_tv']):.2f} | {heads} |")
     return "\n".join(lines) + "\n"
 

@@ -33,6 +33,11 @@ class TrainConfig:
     positional: Literal["rotary", "absolute"] | None = None
     """Override the entry's positions: rotary (RoPE) or absolute (learned position embeddings, as the
     TinyStories paper's GPT-Neo models; such models are saved in the native format)."""
+    attn_scale: Literal["standard", "none"] = "standard"
+    """Attention scores while training: standard (divided by sqrt(d_head)) or none (unscaled, as in
+    GPT-Neo and so the TinyStories paper's models). The function class is the same -- the export
+    folds sqrt(d_head) into W_Q, so the saved model is a standard HookedTransformer -- but under Adam
+    the unscaled QK circuit learns sqrt(d_head) times faster: a training-dynamics choice."""
     init: Literal["normal", "zero-residual"] = "normal"
     """Initialisation: the recipe's normal(0, 0.02), or ``zero-residual``: the same with the attention
     and MLP output projections at zero, so every block starts as the identity (Fixup, Zhang et al.
@@ -117,6 +122,8 @@ class TrainConfig:
             )
         if self.normalization not in (None, "rms", "none"):
             raise ConfigError(f"normalization must be rms or none, got {self.normalization!r}")
+        if self.attn_scale not in ("standard", "none"):
+            raise ConfigError(f"attn_scale must be standard or none, got {self.attn_scale!r}")
         if self.init not in ("normal", "zero-residual"):
             raise ConfigError(f"init must be normal or zero-residual, got {self.init!r}")
         if self.positional not in (None, "rotary", "absolute"):

@@ -6,6 +6,9 @@ converts to a HookedTransformer afterwards. Speed comes from ``F.scaled_dot_prod
 one matmul for Q, K and V, one for the gate and up projections of the SwiGLU MLP, and RoPE
 tables computed once per forward. ``normalization="none"`` replaces every RMSNorm by identity;
 ``positional="absolute"`` adds learned absolute position embeddings instead of RoPE.
+``attn_scale=1.0`` trains with GPT-Neo's unscaled attention scores (the TinyStories paper's
+models); the export folds the factor into the queries, so a saved model is always in the standard
+1/sqrt(d_head) convention and loads as a plain HookedTransformer.
 
 Parameter names are our own; :func:`hf_keys` maps them to Hugging Face Llama names (the
 fused weights split into q/k/v and gate/up), which is how the trainer exports checkpoints.
@@ -62,9 +65,9 @@ def _norm(spec: ModelSpec) -> nn.Module:
 
 
 class Attention(nn.Module):
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, scale: float | None = None):
         super().__init__()
-        self.spec = spec
+        self.spec, self.scale = spec, scale
         q, kv = spec.n_heads * spec.d_head, spec.n_key_value_heads * spec.d_head
         self.qkv = nn.Linear(spec.d_model, q + 2 * kv, bias=False)
         self.o = nn.Linear(q, spec.d_model, bias=False)
@@ -78,7 +81,7 @@ class Attention(nn.Module):
         v = v.view(b, t, s.n_key_value_heads, s.d_head).transpose(1, 2)
         if cos is not None:  # rotary positions; learned ones were added to the embeddings
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale,
                                            enable_gqa=s.n_key_value_heads != s.n_heads)
         return self.o(y.transpose(1, 2).reshape(b, t, q_dim))
 
@@ -96,9 +99,9 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, attn_scale: float | None = None):
         super().__init__()
-        self.ln1, self.attn, self.ln2, self.mlp = _norm(spec), Attention(spec), _norm(spec), MLP(spec)
+        self.ln1, self.attn, self.ln2, self.mlp = _norm(spec), Attention(spec, attn_scale), _norm(spec), MLP(spec)
 
     def forward(self, x: Tensor, cos: Tensor | None, sin: Tensor | None) -> Tensor:
         x = x + self.attn(self.ln1(x), cos, sin)
@@ -108,12 +111,14 @@ class Block(nn.Module):
 class Llama(nn.Module):
     """The SimpleStories architecture (tied embeddings, pre-norm, RoPE, GQA, SwiGLU)."""
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, attn_scale: float | None = None):
         super().__init__()
         self.spec = spec
+        # Saved weights use 1/sqrt(d_head); queries are multiplied by this on export (divided on import).
+        self.query_fold = 1.0 if attn_scale is None else attn_scale * math.sqrt(spec.d_head)
         self.embed = nn.Embedding(spec.d_vocab, spec.d_model)
         self.pos = nn.Embedding(spec.n_ctx, spec.d_model) if spec.positional == "absolute" else None
-        self.blocks = nn.ModuleList(Block(spec) for _ in range(spec.n_layers))
+        self.blocks = nn.ModuleList(Block(spec, attn_scale) for _ in range(spec.n_layers))
         self.ln_final = _norm(spec)
         self.init_weights()
 
@@ -215,12 +220,24 @@ def from_tl_state(model: Llama, tl_state: dict[str, Tensor]) -> None:
             model.pos.weight.copy_(tl_state["pos_embed.W_pos"][: model.spec.n_ctx])
 
 
+def load_standard_state(model: Llama, state: dict[str, Tensor]) -> None:
+    """Load a standard-scaled :class:`Llama` state dict (a fine-tune's start) into ``model``,
+    dividing the queries by its ``query_fold`` when it trains with another attention scale."""
+    model.load_state_dict(state)
+    with torch.no_grad():
+        for block in model.blocks:
+            block.attn.qkv.weight[: model.spec.n_heads * model.spec.d_head] /= model.query_fold
+
+
 def to_hf_state(model: Llama) -> dict[str, Tensor]:
-    """The model's weights under HF Llama names (norm-free models included; see convert)."""
+    """The model's weights under HF Llama names (norm-free models included; see convert), queries
+    in the standard 1/sqrt(d_head) convention."""
     state, out = model.state_dict(), {}
     for ours, targets in hf_keys(model.spec).items():
         for hf_key, rows in targets:
             out[hf_key] = state[ours][rows].detach().clone()
+            if hf_key.endswith("q_proj.weight"):
+                out[hf_key] *= model.query_fold
     return out
 
 
@@ -230,4 +247,5 @@ def from_hf_state(model: Llama, hf_state: dict[str, Tensor]) -> None:
         for ours, targets in hf_keys(model.spec).items():
             param = model.get_parameter(ours)
             for hf_key, rows in targets:
-                param[rows].copy_(hf_state[hf_key])
+                fold = model.query_fold if hf_key.endswith("q_proj.weight") else 1.0
+                param[rows].copy_(hf_state[hf_key] / fold)

@@ -41,7 +41,7 @@ from simplestories_interp.errors import ConfigError
 from simplestories_interp.files import claim_output
 from simplestories_interp.training.config import TrainConfig, save_config
 from simplestories_interp.training.export import export_model, prepare_tokenizer, resolve_spec
-from simplestories_interp.training.model import Llama, next_token_loss
+from simplestories_interp.training.model import Llama, load_standard_state, next_token_loss
 from simplestories_interp.zoo.registry import ModelSpec
 
 
@@ -153,8 +153,9 @@ def require_rows(train_rows: np.ndarray, val_rows: np.ndarray | None, data: str,
 def _fingerprint(cfg: TrainConfig, spec, data_dir: Path) -> str:
     keys = {k: getattr(cfg, k) for k in ("batch_size", "max_steps", "lr", "seed", "warmup_steps",
                                          "weight_decay", "min_lr_ratio", "init_from")}
-    if cfg.init != "normal":  # so that fingerprints of existing runs do not change
-        keys["init"] = cfg.init
+    for name, default in (("init", "normal"), ("attn_scale", "standard")):
+        if getattr(cfg, name) != default:  # so that fingerprints of existing runs do not change
+            keys[name] = getattr(cfg, name)
     blob = json.dumps([dataclasses.asdict(spec), data_dir.name, keys], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -257,11 +258,11 @@ def _setup(cfg: TrainConfig, resume: bool) -> Run:
     data_dir = pack(cfg.data, tokenizer, spec.n_ctx, limit=cfg.n_stories,
                     val_fraction=cfg.val_fraction, progress=False)
     torch.manual_seed(cfg.seed)
-    raw = Llama(spec).to(device)
+    raw = Llama(spec, attn_scale=1.0 if cfg.attn_scale == "none" else None).to(device)
     if cfg.init == "zero-residual":
         raw.zero_residual_branches()
     if init_state is not None:
-        raw.load_state_dict(init_state)
+        load_standard_state(raw, init_state)
     train_rows, val_rows = load_rows(data_dir, "train"), load_rows(data_dir, "val")
     require_rows(train_rows, None, cfg.data, cfg.n_stories)
     run = Run(cfg, d, raw, raw, make_optimizer(raw, cfg), spec, tokenizer, data_dir, train_rows, val_rows, path,
