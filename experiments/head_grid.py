@@ -3,7 +3,8 @@
 The TinyStories paper finds distance-based (positional) heads at several offsets in a 1-layer
 GPT-Neo model; our shipped 1-layer model (SynthStories-1L: d_model 256, 8 heads, RoPE, 6.5M
 tokens) shows none. This script changes one factor at a time from that model -- learned absolute
-positions instead of RoPE, 16 heads, d_model 128, 4x the training tokens -- trains each with the
+positions instead of RoPE, 16 heads, d_model 128 or 512, 4x the training tokens or updates,
+GPT-Neo's unscaled attention scores -- trains each with the
 library's trainer on the built-in corpus (the shipped model's recipe otherwise), and measures every
 head with the classifier that the planted-head test validates (tests/analysis/test_planted_heads.py).
 

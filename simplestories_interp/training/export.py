@@ -155,7 +155,8 @@ def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command:
         f"| data | `{meta.source.replace('|', '&#124;')}`: {meta.n_stories:,} stories, {meta.tokens:,} tokens "
         f"({meta.unk_tokens} [UNK]), {meta.rows['train']:,} train / {meta.rows['val']:,} val rows |",
         f"| training | {cfg.max_steps:,} steps x {cfg.batch_size} rows = {tokens:,} tokens, "
-        f"lr {cfg.lr:g} (warm-up, cosine to {cfg.min_lr_ratio:g}x), AdamW, seed {cfg.seed} |",
+        f"lr {cfg.lr:g} (warm-up, cosine to {cfg.min_lr_ratio:g}x), AdamW, seed {cfg.seed}"
+        f"{', unscaled attention scores (folded into W_Q)' if cfg.attn_scale == 'none' else ''} |",
         f"| final train loss | {_fmt(_last(records, 'loss'))} |",
         f"| final val loss | {_fmt(_last(records, 'val_loss'))} |",
         f"| format | {fmt} + tokenizer.json |",

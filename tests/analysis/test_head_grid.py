@@ -28,7 +28,8 @@ def test_variants_change_one_factor_each():
         assert (name == "base") == (not arch and not training) and not (arch and training)
         steps = {"max_steps", "batch_size", "micro_batch_size", "warmup_steps", "eval_every", "checkpoint_every",
                  "log_every"}
-        allowed = (set(), {"positional"}, {"max_steps", "warmup_steps"}, steps, steps | {"positional"})
+        allowed = (set(), {"positional"}, {"max_steps", "warmup_steps"}, steps, steps | {"positional"},
+                   {"attn_scale"}, {"attn_scale", "positional"})
         assert set(training) in allowed
         if "batch_size" in training:  # more updates, the same tokens
             recipe = grid.RECIPE["max_steps"] * grid.RECIPE["batch_size"]
@@ -42,6 +43,9 @@ def test_measure_and_table(tiny_model, tmp_path):
     assert result["val_loss"] == 1.5 and len(result["heads"]) == tiny_model.cfg.n_heads * tiny_model.cfg.n_layers
     assert all(abs(sum(h["argmax_offsets"]) - 1) < 1e-3 for h in result["heads"])
     assert all(0 <= h["distance_tv"] <= 1 for h in result["heads"])
+    for h in result["heads"]:  # the peak is the largest mean attention, at its (negated) offset
+        offset, peak = h["peak_mean_attention"]
+        assert peak == max(h["offset_attention"]) and h["offset_attention"][-offset] == peak
     json.dumps(result)
     row = grid.table([result]).splitlines()[-1]
     assert row.startswith("| tiny | 32 | 4 | rotary | 1,000 | 1.5000 |")
