@@ -41,7 +41,10 @@ def _init_spec(cfg: TrainConfig) -> tuple[ModelSpec, dict]:
             f"n_ctx {cfg.n_ctx} is above the n_ctx {base.n_ctx} that {cfg.init_from!r} was trained "
             f"with; its position encoding never saw those positions. Use --n-ctx <= {base.n_ctx}."
         )
-    return dataclasses.replace(base, n_ctx=cfg.n_ctx or base.n_ctx), model.state_dict()
+    state = model.state_dict()
+    if model.pos is not None and cfg.n_ctx:  # a shorter context keeps the first n_ctx learned positions
+        state["pos.weight"] = state["pos.weight"][: cfg.n_ctx]
+    return dataclasses.replace(base, n_ctx=cfg.n_ctx or base.n_ctx), state
 
 
 def prepare_tokenizer(cfg: TrainConfig, spec: ModelSpec, run: Path, d) -> object:

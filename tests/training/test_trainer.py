@@ -76,6 +76,11 @@ def test_absolute_positions_load_exactly_as_a_hooked_transformer(tmp_path, norma
         assert (model(tokens) - raw(tokens)).abs().max() < 1e-4
         shifted = raw(torch.cat([tokens[:, :1], tokens], dim=1))[:, 1:]  # positions matter
         assert (shifted - raw(tokens)).abs().max() > 1e-3
+    if normalization == "rms":  # fine-tuning at a shorter context keeps the first learned positions
+        short = load_config(**{**SMALL, "max_steps": 1, "n_ctx": 16, "init_from": str(out)},
+                            out=str(tmp_path / "short"))
+        tuned = ssi.load_model(train(short), device="cpu")
+        assert tuned.cfg.n_ctx == 16 and tuned.W_pos.shape[0] == 16
 
 
 def test_schedule_and_data_order():
