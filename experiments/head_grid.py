@@ -75,12 +75,12 @@ def model_dir(name: str, work: Path) -> Path:
 
 def head_record(s: HeadStats) -> dict:
     top = sorted(range(len(s.argmax_offsets)), key=lambda o: -s.argmax_offsets[o])[:3]
+    peak = max(range(len(s.offset_attention)), key=s.offset_attention.__getitem__)
     return {"head": s.head, "class": s.head_class, "offset": s.offset, "voita_share": round(s.positional_share, 3),
             "argmax_offsets": s.argmax_offsets, "top_offsets": [(-o if o <= 16 else "far/first", s.argmax_offsets[o])
                                                                 for o in top],
             "offset_attention": [round(x, 3) for x in s.offset_attention],
-            "peak_mean_attention": (-max(range(len(s.offset_attention)), key=lambda o: s.offset_attention[o]),
-                                    round(max(s.offset_attention), 3)),
+            "peak_mean_attention": (-peak, round(s.offset_attention[peak], 3)),
             "far_content": round(s.far_content, 3),
             "entity_lift": None if s.entity_lift is None else round(s.entity_lift, 2),
             "entropy": round(s.entropy, 3), "first_token": round(s.first_token, 3)}

@@ -63,10 +63,10 @@ def has_annotations(source: str) -> bool:
     files whose records carry them (the shards ``ssi data synth`` writes)."""
     if is_synthetic(source):
         return True
-    path = Path(source)
+    path = Path(split_separator(source)[0])
     if source.split(":")[0] == "hub" or not path.exists() or any(f.suffix != ".jsonl" for f in _files(path)):
         return False
-    first = next(iter_records(source, limit=1), None)
+    first = next(iter_records(str(path), limit=1), None)
     return isinstance(first, dict) and isinstance(first.get("annotations"), list)
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from simplestories_interp import zoo
 from simplestories_interp.data.sources import iter_stories
 from simplestories_interp.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
-from simplestories_interp.errors import ConfigError
 from simplestories_interp.training.config import TrainConfig
 from simplestories_interp.training.model import Llama, load_pretrained, to_hf_state, to_tl_state
 from simplestories_interp.zoo.formats import save_hf, save_native
@@ -34,17 +33,8 @@ def resolve_spec(cfg: TrainConfig) -> tuple[ModelSpec, dict | None]:
 
 
 def _init_spec(cfg: TrainConfig) -> tuple[ModelSpec, dict]:
-    model, _ = load_pretrained(cfg.init_from)
-    base = model.spec
-    if cfg.n_ctx and cfg.n_ctx > base.n_ctx:
-        raise ConfigError(
-            f"n_ctx {cfg.n_ctx} is above the n_ctx {base.n_ctx} that {cfg.init_from!r} was trained "
-            f"with; its position encoding never saw those positions. Use --n-ctx <= {base.n_ctx}."
-        )
-    state = model.state_dict()
-    if model.pos is not None and cfg.n_ctx:  # a shorter context keeps the first n_ctx learned positions
-        state["pos.weight"] = state["pos.weight"][: cfg.n_ctx]
-    return dataclasses.replace(base, n_ctx=cfg.n_ctx or base.n_ctx), state
+    model, _ = load_pretrained(cfg.init_from, n_ctx=cfg.n_ctx)
+    return model.spec, model.state_dict()
 
 
 def prepare_tokenizer(cfg: TrainConfig, spec: ModelSpec, run: Path, d) -> object:

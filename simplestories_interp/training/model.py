@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
+from simplestories_interp.errors import ConfigError
 from simplestories_interp.zoo.registry import ModelSpec
 
 
@@ -163,12 +164,18 @@ def next_token_loss(logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tens
 
 def load_pretrained(name_or_path: str, *, n_ctx: int | None = None):
     """A trained model (zoo name, directory or hub id, either format) as a :class:`Llama` to
-    fine-tune, with the loader's ``ModelDir`` (where it was found) -- for ``--init-from`` and norm removal."""
+    fine-tune, with the loader's ``ModelDir`` (where it was found) -- for ``--init-from`` and norm removal.
+    ``n_ctx`` may shorten the context (learned positions keep their first ``n_ctx``), not extend it."""
     from simplestories_interp.zoo.formats import detect_format, load_weights
     from simplestories_interp.zoo.loading import read_spec, resolve
 
     found = resolve(name_or_path)
     spec = read_spec(found)
+    if n_ctx and n_ctx > spec.n_ctx:
+        raise ConfigError(
+            f"n_ctx {n_ctx} is above the n_ctx {spec.n_ctx} that {name_or_path!r} was trained "
+            f"with; its position encoding never saw those positions. Use --n-ctx <= {spec.n_ctx}."
+        )
     weights = load_weights(found.directory)
     model = Llama(dataclasses.replace(spec, n_ctx=n_ctx or spec.n_ctx))
     if detect_format(found.directory) == "native":
