@@ -26,6 +26,10 @@ build SynthStories-1.25M-ctx64 --model SynthStories-1.25M --n-ctx 64 --tokenizer
   --max-steps 300 --batch-size 256 --micro-batch-size 128 --warmup-steps 40
 build SynthStories-1L --model SynthStories-1L --tokenizer SynthStories-1.25M \
   --max-steps 400 --batch-size 32 --micro-batch-size 16 --warmup-steps 40
+# The paper's Fig. 21 neuron-model shape (8 layers, d_model 64, 256 neurons per layer), learned positions and
+# GPT-Neo's unscaled attention, on the same tokens as SynthStories-1.25M (1250 x 32 rows; ~1 hour on 2 cores).
+build SynthStories-1M-paper --model SynthStories-1M-paper --tokenizer SynthStories-1.25M --attn-scale none \
+  --max-steps 1250 --batch-size 32 --micro-batch-size 16 --warmup-steps 100
 # Norm-free twins: RMSNorm removed by fine-tuning (docs/norm_free.md), 15 steps per norm site and 150
 # final steps of ~16k tokens each.
 noln() {  # noln BASE ARGS...: remove BASE's norms into runs/BASE-noLN, copy to models/BASE-noLN

@@ -96,7 +96,7 @@ def run_synth(args: SynthConfig) -> None:
     from simplestories_interp.files import claim_output
 
     with claim_output(args.out, "story corpus") as out:
-        paths = write_shards(args.n_stories, args.seed, out, args.shard_size)
+        paths = write_shards(args.n_stories, args.seed, out, args.shard_size, seed_per_shard=args.seed_per_shard)
     print(f"wrote {args.n_stories} stories in {len(paths)} shard(s) to {args.out}")
 
 
@@ -175,7 +175,9 @@ def run_heads(args: HeadConfig) -> None:
     thresholds = parse_thresholds(args.thresholds)
     with claim_output(args.out, "head analysis") if args.out is not None else contextlib.nullcontext() as out:
         model = load_model(args.model, device=args.device)
-        rows = build_rows(args.data, model.tokenizer, model.cfg.n_ctx, args.n_stories)
+        per_story = args.rows == "story"
+        rows = build_rows(args.data, model.tokenizer, model.cfg.n_ctx, args.n_stories, per_document=per_story,
+                          pad=per_story)
         print(rows.describe())
         stats = head_statistics(model, rows, thresholds=thresholds, progress=True)
         print(f"{'head':6} {'class':10} {'offset':>6} {'share':>6} {'first':>6} {'entropy':>7} {'far':>5} "

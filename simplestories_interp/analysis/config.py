@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 from simplestories_interp.dataclass_args import check_ranges, positional
 from simplestories_interp.report.config import DEFAULT_HEAD_MODEL
@@ -75,6 +76,9 @@ class HeadConfig:
     """Story source; roles and entities come from its annotations, or from the rule tagger (docs/roles.md)."""
     n_stories: int = 60
     """Stories to run."""
+    rows: Literal["packed", "story"] = "packed"
+    """packed: rows of n_ctx tokens as in training (earlier stories and their [EOS] in view); story: each
+    story alone from position 0, as the TinyStories paper reads them (padding not counted)."""
     thresholds: list[str] | None = None
     """Classification thresholds as NAME=VALUE, e.g. positional_share=0.8 role_lift=2 (names and defaults:
     docs/heads.md)."""

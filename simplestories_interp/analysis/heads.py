@@ -19,8 +19,9 @@ Classes (thresholds are :class:`Thresholds` fields, defaults from the literature
 ``sink`` (mean attention to the first token >= 0.6, Clark's special-token threshold),
 ``positional`` (Voita share >= 0.9 or mean attention to one offset >= 0.5, Clark's position
 threshold), ``semantic`` (far content mass >= 0.5 and either an entity lift >= 1.5 or a
-normalised entropy <= 0.6: uniform attention also lands mostly far away, so it needs focus or
-a preference for entities; these two thresholds are ours), else ``mixed``. A head's top role is
+normalised entropy <= 0.6 with a named semantic top role: uniform attention also lands mostly far
+away, so it needs a preference for entities or focus on a kind of word; focus alone is not enough,
+since a near-hard head is focused wherever it looks; these thresholds are ours), else ``mixed``. A head's top role is
 named only when its far attention favours the role at least ``role_lift`` (1.5) times over the
 role's share of the far keys; below that it is ``None`` (no label at chance).
 """
@@ -38,7 +39,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
-from simplestories_interp.data.rows import Rows, build_rows, entity_ids
+from simplestories_interp.data.rows import Rows, build_rows, entity_ids, is_semantic_role
 from simplestories_interp.errors import ConfigError, InvalidArgumentError, did_you_mean
 
 MAX_OFFSET = 16
@@ -59,7 +60,9 @@ class Thresholds:
     entity_lift: float = 1.5
     """... that also seeks entities (this many times their share of the far keys) ..."""
     max_entropy: float = 0.6
-    """... or is focused (normalised entropy at most this); broad uniform heads are mixed."""
+    """... or is focused (normalised entropy at most this) on a semantic role (its named top role is not a
+    token-identity role, [EOS] or dialogue); broad uniform heads, and focused heads without such a
+    preference, are mixed."""
     window: int = 3
     """Keys within this distance of the query are local, not semantic."""
     role_lift: float = 1.5
@@ -109,30 +112,33 @@ class _Acc:
 
 @torch.no_grad()
 def accumulate(acc: _Acc, pattern: Float[Tensor, "batch head q k"], content: Tensor, entity: Tensor,
-               roles: Tensor | None, window: int) -> None:
+               roles: Tensor | None, window: int, in_story: Tensor | None = None) -> None:
     """Add one batch of attention patterns to the running sums.
 
-    ``content``/``entity``: [batch, k] bool / int64 (-1 = no entity); ``roles``: [batch, R, k].
+    ``content``/``entity``: [batch, k] bool / int64 (-1 = no entity); ``roles``: [batch, R, k];
+    ``in_story``: [batch, q] bool, False for padding after a story's end (those queries are skipped).
     """
-    pattern = pattern.double()
     b, h, q_len, _ = pattern.shape
+    in_story = torch.ones(b, q_len, dtype=torch.bool) if in_story is None else in_story
+    pattern = pattern.double() * in_story[:, None, :, None]
     q = torch.arange(q_len)
-    valid = q >= 1  # the first query can only attend to itself
-    acc.queries += valid.sum() * b
+    valid = (in_story & (q >= 1)).double()  # [b, q]; the first query can only attend to itself
+    acc.queries += valid.sum()
     mx, arg = pattern.max(-1)
-    acc.conf += mx[..., valid].sum((0, 2))
+    acc.conf += (mx * valid[:, None]).sum((0, 2))
     offset = (q - arg).clamp(max=MAX_OFFSET + 1)  # distance back; >16 lumped with "first"
     bucket = torch.where(arg == 0, MAX_OFFSET + 1, offset.clamp(max=MAX_OFFSET + 1))
-    acc.argmax += torch.nn.functional.one_hot(bucket[..., valid], MAX_OFFSET + 2).sum((0, 2)).double()
+    hits = torch.nn.functional.one_hot(bucket, MAX_OFFSET + 2).double() * valid[:, None, :, None]
+    acc.argmax += hits.sum((0, 2))
     for o in range(MAX_OFFSET + 1):
         diag = pattern.diagonal(offset=-o, dim1=-2, dim2=-1)  # A[q, q - o]
         acc.offset_sum[:, o] += diag.sum((0, 2))
-        acc.offset_n[:, o] += diag.shape[0] * diag.shape[2]
+        acc.offset_n[:, o] += in_story[:, o:].sum()
     acc.first += pattern[:, :, 1:, 0].sum((0, 2))
     smoothed = 0.9999 * pattern + 0.0001 / (q + 1).double()[:, None]
     causal = (q[None, :] <= q[:, None]).double()
     ent = -(smoothed * smoothed.log() * causal).sum(-1) / torch.log(q + 1.0).clamp(min=1e-9)
-    acc.entropy += ent[..., valid].sum((0, 2))
+    acc.entropy += (ent * valid[:, None]).sum((0, 2))
     far_mask = ((q[None, :] < q[:, None] - window) & (q[None, :] >= 1)).double()  # [q, k]
     far = pattern * far_mask
     acc.far += far.sum((0, 2, 3))
@@ -145,7 +151,7 @@ def accumulate(acc: _Acc, pattern: Float[Tensor, "batch head q k"], content: Ten
     same = (entity[:, :, None] == entity[:, None, :]) & (entity[:, :, None] >= 0)  # [b, q, k]
     same = same & (q[None, None, :] < q[None, :, None])
     acc.same_entity += (pattern * same[:, None].double()).sum((0, 2, 3))
-    acc.same_n += (entity >= 0).sum() * 1.0
+    acc.same_n += ((entity >= 0) & in_story).sum() * 1.0
     if roles is not None:
         roles = roles.double()
         acc.role_mass += torch.einsum("bhqk,brk->hr", far, roles)
@@ -214,7 +220,8 @@ def _finish(acc: _Acc, layer: int, t: Thresholds) -> list[HeadStats]:
             cls, offset = "sink", None
         elif share >= t.positional_share or float(mean_offset[h, best_mean]) >= t.offset_attention:
             cls, offset = "positional", -(best if share >= t.positional_share else best_mean)
-        elif far_content >= t.semantic and ((lift or 0.0) >= t.entity_lift or entropy <= t.max_entropy):
+        elif far_content >= t.semantic and ((lift or 0.0) >= t.entity_lift or (
+                entropy <= t.max_entropy and top_role is not None and is_semantic_role(top_role))):
             cls, offset = "semantic", None
         else:
             cls, offset = "mixed", None
@@ -240,10 +247,17 @@ def content_mask(rows: Rows, tokenizer) -> np.ndarray:
 @torch.no_grad()
 def head_statistics(model: HookedTransformer, rows: Rows | None = None, *, source: str = "synthetic",
                     n_stories: int = 40, batch_size: int = 4, thresholds: Thresholds = Thresholds(),
-                    progress: bool = False) -> list[HeadStats]:
-    """Statistics and classes of every head of ``model`` over a corpus."""
+                    per_story: bool = False, progress: bool = False) -> list[HeadStats]:
+    """Statistics and classes of every head of ``model`` over a corpus.
+
+    Rows are packed as in training (earlier stories and their ``[EOS]`` in view) unless
+    ``per_story``: then each story is read alone from position 0, as the TinyStories paper reads
+    them (``build_rows(..., per_document=True, pad=True)``; padding is not counted). Given ``rows``
+    are used as they are.
+    """
     if rows is None:
-        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories)
+        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories, per_document=per_story,
+                          pad=per_story)
     role_names = sorted(rows.roles())
     role_masks = np.stack([rows.roles()[r] for r in role_names], axis=1)
     content, entity = content_mask(rows, model.tokenizer), entity_ids(rows)
@@ -257,7 +271,7 @@ def head_statistics(model: HookedTransformer, rows: Rows | None = None, *, sourc
             accumulate(acc, cache[f"blocks.{layer}.attn.hook_pattern"].cpu(), torch.from_numpy(content[sl]),
                        torch.from_numpy(entity[sl]),
                        torch.from_numpy(role_masks[sl]),
-                       thresholds.window)
+                       thresholds.window, torch.from_numpy(rows.in_story[sl]))
     return [s for layer, acc in enumerate(accs) for s in _finish(acc, layer, thresholds)]
 
 

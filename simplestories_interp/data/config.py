@@ -24,6 +24,9 @@ class SynthConfig:
     """Corpus seed (story i of seed s is always the same)."""
     shard_size: int = 10000
     """Stories per shard file."""
+    seed_per_shard: bool = False
+    """Shard i holds the first --shard-size stories of seed SEED + i (instead of consecutive stories of one
+    seed), as the paper-scale head model's corpus was written (docs/heads.md)."""
 
     def __post_init__(self) -> None:
         check_ranges(self, positive=("n_stories", "shard_size"), non_negative=("seed",))

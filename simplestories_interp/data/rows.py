@@ -33,7 +33,8 @@ class Rows:
     tokens: np.ndarray
     """[rows, n_ctx] token ids."""
     story: np.ndarray
-    """[rows, n_ctx] index into ``stories`` (the [EOS] before a story belongs to it)."""
+    """[rows, n_ctx] index into ``stories`` (the [EOS] before a story belongs to it; -1: padding after
+    the end of a story, in padded one-story rows)."""
     start: np.ndarray
     """[rows, n_ctx] first character of the token in its story (-1 for [EOS])."""
     end: np.ndarray
@@ -54,6 +55,16 @@ class Rows:
         return self.tokens.shape[1]
 
     @property
+    def in_story(self) -> np.ndarray:
+        """[rows, n_ctx] True for the tokens of a story (False for padding)."""
+        return self.story >= 0
+
+    @property
+    def n_tokens(self) -> int:
+        """Tokens of stories (padding not counted)."""
+        return int(self.in_story.sum())
+
+    @property
     def has_labels(self) -> bool:
         """Whether the stories carry the source's own labels and annotations (synthetic corpus)."""
         return self.records is not None and self.role_source == "annotations"
@@ -63,7 +74,8 @@ class Rows:
         """Share of the tokens that are [UNK] (text the tokenizer cannot spell); None without an [UNK]."""
         if self.unk_id is None:
             return None
-        return float((self.tokens == self.unk_id).mean()) if self.tokens.size else 0.0
+        n = self.n_tokens
+        return float(((self.tokens == self.unk_id) & self.in_story).sum() / n) if n else 0.0
 
     def describe(self) -> str:
         """One line: how much text, its [UNK] rate and where its roles come from (printed by every
@@ -71,7 +83,9 @@ class Rows:
         source = {"annotations": "the source's annotations", "tagger": "the rule tagger (docs/roles.md)",
                   "none": "lexical roles only"}[self.role_source]
         unk = "n/a (the tokenizer has no [UNK])" if self.unk_rate is None else f"{self.unk_rate:.2%}"
-        return f"{self.tokens.size:,} tokens of {len(self.stories)} stories, [UNK] rate {unk}, roles from {source}"
+        padded = "" if self.n_tokens == self.tokens.size else f", one story per row ({len(self.tokens)} rows)"
+        return (f"{self.n_tokens:,} tokens of {len(self.stories)} stories{padded}, [UNK] rate {unk}, "
+                f"roles from {source}")
 
     def context(self, row: int, pos: int, before: int = 12, after: int = 4) -> tuple[str, str, str]:
         """(text before, the token, text after) around a token, cut at word boundaries, with the
@@ -95,7 +109,7 @@ class Rows:
     def semantic_roles(self) -> list[str]:
         """The roles present that are not token identity (names, objects, actions, ...; not dialogue,
         which spans whole quotes)."""
-        return sorted(r for r in self.roles() if r not in TOKEN_IDENTITY_ROLES and r != "dialogue")
+        return sorted(r for r in self.roles() if is_semantic_role(r))
 
     def roles(self) -> dict[str, np.ndarray]:
         """Per role, a [rows, n_ctx] bool mask of its tokens: the annotated roles (tokens inside
@@ -122,7 +136,7 @@ def story_ids(stories: Iterable[str], tokenizer) -> Iterator[list[int]]:
 
 
 def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool | None = None,
-               per_document: bool = False, tag: bool = True) -> Rows:
+               per_document: bool = False, pad: bool = False, tag: bool = True) -> Rows:
     """Tokenise ``n_stories`` stories of ``source`` into rows, keeping the token-to-text map.
 
     ``annotated=True`` also keeps labels and annotations (synthetic corpora or jsonl shards written by
@@ -131,7 +145,12 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
     ``per_document=True`` makes one row per story instead of packing: ``[EOS]`` and the story's first
     ``n_ctx - 1`` tokens, so a token's position in the row is its position in the story (stories
     shorter than that are left out); the context-length study reads long stories this way.
+    ``pad=True`` (with ``per_document``) keeps the shorter stories too, as the TinyStories paper reads
+    them, one story alone in view: each row is cut to the longest story (at most ``n_ctx``) and the
+    positions after a story's end are padding (story -1; see :attr:`Rows.in_story`).
     """
+    if pad and not per_document:
+        raise DataError("pad=True pads one-story rows; it needs per_document=True")
     if annotated is None:
         annotated = has_annotations(source)
     records = list(iter_records(source, limit=n_stories)) if annotated else None
@@ -139,15 +158,21 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
     role_source = "annotations" if annotated else "tagger" if tag else "none"
     if not annotated and tag:
         records = tag_records(stories)
+    encodings = list(encode_stories(stories, tokenizer))
+    if pad:
+        n_ctx = min(n_ctx, 1 + max((len(e.ids) for e in encodings), default=0))
     ids, story, start, end, sep = [], [], [], [], separator_id(tokenizer)
-    for i, enc in enumerate(encode_stories(stories, tokenizer)):
+    for i, enc in enumerate(encodings):
         take = n_ctx - 1 if per_document else len(enc.ids)
         if len(enc.ids) < take:
-            continue
-        ids += [sep, *enc.ids[:take]]
-        story += [i] * (take + 1)
-        start += [-1, *(o[0] for o in enc.offsets[:take])]
-        end += [-1, *(o[1] for o in enc.offsets[:take])]
+            if not pad or not enc.ids:
+                continue
+            take = len(enc.ids)
+        fill = n_ctx - 1 - take if per_document else 0
+        ids += [sep, *enc.ids[:take], *[sep] * fill]
+        story += [i] * (take + 1) + [-1] * fill
+        start += [-1, *(o[0] for o in enc.offsets[:take])] + [-1] * fill
+        end += [-1, *(o[1] for o in enc.offsets[:take])] + [-1] * fill
     n = len(ids) // n_ctx
     if n == 0:
         what = (f"none has the {n_ctx - 1} tokens that a row of n_ctx={n_ctx} needs; use longer stories"
@@ -206,6 +231,12 @@ _LEXICAL = {
 TOKEN_IDENTITY_ROLES = frozenset({*_LEXICAL, "punctuation", "eos"})
 
 
+def is_semantic_role(role: str) -> bool:
+    """Whether a role is what a word does in the story (not its identity, and not dialogue, which spans
+    whole quotes)."""
+    return role not in TOKEN_IDENTITY_ROLES and role != "dialogue"
+
+
 def _lexical_roles(rows: Rows) -> dict[str, np.ndarray]:
     words = np.array([
         "" if a < 0 else rows.stories[s][a:b].lower()
@@ -213,7 +244,7 @@ def _lexical_roles(rows: Rows) -> dict[str, np.ndarray]:
     ])
     out = {role: np.isin(words, sorted(vocab)) for role, vocab in _LEXICAL.items()}
     out["punctuation"] = np.array([bool(w) and not any(c.isalnum() for c in w) for w in words])
-    out["eos"] = rows.start.ravel() < 0
+    out["eos"] = (rows.start.ravel() < 0) & rows.in_story.ravel()
     return {role: m.reshape(rows.tokens.shape) for role, m in out.items()}
 
 

@@ -160,10 +160,12 @@ def generate_stories(n: int, seed: int = 0, start: int = 0) -> Iterator[dict]:
 
 
 def write_shards(n_stories: int, seed: int, out: str | Path, shard_size: int = 10_000,
-                 progress: bool = True) -> list[Path]:
+                 progress: bool = True, seed_per_shard: bool = False) -> list[Path]:
     """Write stories as JSON-lines shards that ``datasets.load_dataset("json", ...)`` reads.
 
-    Each shard is written under a temporary name and renamed when complete.
+    Shard i holds stories ``i * shard_size ...`` of ``seed``, or with ``seed_per_shard`` the first
+    ``shard_size`` stories of seed ``seed + i`` (the paper-scale head model's corpus was written so,
+    one process per shard). Each shard is written under a temporary name and renamed when complete.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,7 +178,8 @@ def write_shards(n_stories: int, seed: int, out: str | Path, shard_size: int = 1
         path = out / f"train-{shard:05d}-of-{n_shards:05d}.jsonl"
         tmp = path.with_suffix(".tmp")
         with open(tmp, "w") as f:
-            for record in generate_stories(count, seed=seed, start=start):
+            shard_seed, first = (seed + shard, 0) if seed_per_shard else (seed, start)
+            for record in generate_stories(count, seed=shard_seed, start=first):
                 f.write(json.dumps(record) + "\n")
         os.replace(tmp, path)
         paths.append(path)

@@ -204,10 +204,24 @@ def _synth_specs() -> dict[str, ModelSpec]:
         d_head=32, n_key_value_heads=8, d_mlp=_d_mlp(256), d_vocab=4096, size="1L",
         description="1 layer, 8 heads (for the TinyStories head figures); " + desc,
     )
+    # The TinyStories paper's two model shapes, with learned positions as its GPT-Neo models
+    # (trained with unscaled attention scores; exported in the standard convention).
+    paper_heads = ModelSpec(
+        name="SynthStories-1L-1024", base="SynthStories-1L-1024", n_layers=1, d_model=1024, n_heads=16,
+        d_head=64, n_key_value_heads=16, d_mlp=_d_mlp(1024), d_vocab=4096, size="1L", positional="absolute",
+        description="1 layer, d_model 1024, 16 heads, learned positions: the paper's head-model size, trained "
+                    "on a GPU (155.8M tokens); the default head model of the TinyStories figures; " + desc,
+    )
+    paper_neurons = ModelSpec(
+        name="SynthStories-1M-paper", base="SynthStories-1M-paper", n_layers=8, d_model=64, n_heads=4,
+        d_head=16, n_key_value_heads=4, d_mlp=256, d_vocab=4096, size="1M", positional="absolute",
+        description="8 layers, d_model 64, 256 MLP neurons per layer, learned positions: the paper's Fig. 21 "
+                    "neuron-model shape (4 heads of 16, not its 16 of 4: 2.4x cheaper on a CPU); " + desc,
+    )
     long = dataclasses.replace(small, name="SynthStories-1.25M-long", base="SynthStories-1.25M-long",
                                description="SynthStories-1.25M fine-tuned on long stories (synthetic-mix), for the "
                                            "context-length study; -ctx64/-ctx128 likewise from those variants")
-    return {s.name: s for s in (small, long, one_layer)}
+    return {s.name: s for s in (small, long, one_layer, paper_heads, paper_neurons)}
 
 
 _REGISTRY: dict[str, ModelSpec] = {**_base_specs(), **_synth_specs()}

@@ -56,6 +56,40 @@ def test_sink_and_uniform():
     assert b.head_class == "mixed" and b.entropy > 0.99  # broad attention is not semantic
 
 
+def _hard_far_head(q: int, keys: list[int]) -> torch.Tensor:
+    """Near-hard attention: each query reads the latest of ``keys`` beyond the window (else itself)."""
+    p = torch.zeros(1, 1, q, q)
+    for i in range(q):
+        far = [k for k in keys if k < i - 3]
+        p[0, 0, i, far[-1] if far else i] = 1
+    return p
+
+
+@pytest.mark.parametrize("role, expected", [("verb", "semantic"), ("article", "mixed"), ("eos", "mixed"),
+                                            ("dialogue", "mixed")])
+def test_focus_is_semantic_only_on_a_semantic_role(role, expected):
+    """A near-hard head is focused wherever it looks (entropy ~0): focus counts as semantic only when what
+    it reads is a semantic role (a verb), not a token-identity role, [EOS] or a span of dialogue."""
+    q, keys = 48, [2, 9, 17, 26, 35]
+    roles = torch.zeros(1, 2, q)
+    roles[0, 0, keys] = 1
+    roles[0, 1, [5, 12, 30]] = 1  # another role, read at chance
+    (s,) = _classify(_hard_far_head(q, keys), roles=roles, role_names=(role, "other"))
+    assert s.entropy < 0.01 and s.far_content > 0.5 and s.entity_lift is None
+    assert s.top_role == role and s.head_class == expected
+
+
+def test_a_hard_head_without_a_preference_is_mixed():
+    """Near-hard attention on far keys chosen without regard to any role (every 7th token) is not semantic
+    (before December 2026 focus alone made it so)."""
+    q = 48
+    roles = torch.zeros(1, 1, q)
+    roles[0, 0, ::2] = 1  # half the keys: the head's far keys hold it at its base rate
+    (s,) = _classify(_hard_far_head(q, list(range(0, q, 7))), roles=roles, role_names=("verb",))
+    assert s.entropy < 0.01 and s.far_content > 0.5
+    assert s.top_role is None and s.head_class == "mixed"
+
+
 def test_on_a_model_and_views(tiny_model):
     stats = head_statistics(tiny_model, n_stories=6, batch_size=2)
     assert len(stats) == 8 and {s.head_class for s in stats} <= {"positional", "semantic", "mixed", "sink"}
