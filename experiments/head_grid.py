@@ -1,15 +1,20 @@
 """Which 1-layer models grow positional heads? A small grid around the shipped head model.
 
 The TinyStories paper finds distance-based (positional) heads at several offsets in a 1-layer
-GPT-Neo model; our shipped 1-layer model (SynthStories-1L: d_model 256, 8 heads, RoPE, 6.5M
-tokens) shows none. This script changes one factor at a time from that model -- learned absolute
+GPT-Neo model; the CPU-trainable 1-layer model (SynthStories-1L: d_model 256, 8 heads, RoPE, 6.5M
+tokens) shows none. This script changes one or two factors from that model -- learned absolute
 positions instead of RoPE, 16 heads, d_model 128 or 512, 4x the training tokens or updates,
-GPT-Neo's unscaled attention scores -- trains each with the
+GPT-Neo's unscaled attention scores (alone and with learned positions) -- trains each with the
 library's trainer on the built-in corpus (the shipped model's recipe otherwise), and measures every
-head with the classifier that the planted-head test validates (tests/analysis/test_planted_heads.py).
+head with the classifier that the planted-head test validates (tests/analysis/test_planted_heads.py),
+over packed rows and over one story per row. The ``paper*`` variants are the paper's head-model
+size (d_model 1024, 16 heads of 64, ~156M tokens): a GPU job, ``paper`` being the shipped
+SynthStories-1L-1024 (``--retrain`` to train it anew), ``--toy`` the same path at CPU size.
 
     python experiments/head_grid.py --work runs/head_grid --out head_grid/        # all variants
     python experiments/head_grid.py --variants base abspos --out head_grid/       # a subset
+    python experiments/head_grid.py --variants paper-scaled paper-rope --device cuda --out head_grid_gpu/
+                                   # the paper-scale GPU runs (corpus written into --data first)
 
 Output: ``results.json`` (every number: validation loss, per head its class, offset, Voita share,
 the raw argmax-offset histogram, far content, entity lift) and ``table.md`` (the docs table).
@@ -57,7 +62,52 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
 }
 
 
-def model_dir(name: str, work: Path) -> Path:
+PAPER = "SynthStories-1L-1024"
+# The paper-scale recipe as run on one H200 (models/SynthStories-1L-1024/README.md): the paper's head-model
+# size (hidden 1024, 16 heads) on 600k stories written as 15 seeded shards; a GPU job (~3 min per model).
+PAPER_CORPUS = dict(n_stories=600_000, seed=50_000, shard_size=40_000)
+PAPER_RECIPE = dict(model=PAPER, tokenizer="SynthStories-1.25M", n_stories=600_000, batch_size=64, micro_batch_size=64,
+                    max_steps=4763, lr=1e-3, warmup_steps=150, eval_every=952, checkpoint_every=1000, log_every=10,
+                    bf16=True, positional="absolute", attn_scale="none")
+# name -> training changes from the paper recipe: GPT-Neo's attention (as shipped), standard 1/sqrt(d_head)
+# scores, and RoPE (the SimpleStories suite's positions) with standard scores.
+PAPER_VARIANTS: dict[str, dict] = {"paper": {}, "paper-scaled": {"attn_scale": "standard"},
+                                   "paper-rope": {"attn_scale": "standard", "positional": "rotary"}}
+# --toy: the same code path at CPU size (a test runs it): a tiny architecture, corpus and run.
+TOY_ARCH = dict(d_model=32, n_heads=2, d_head=16, n_key_value_heads=2, d_mlp=64)
+TOY_CORPUS = dict(n_stories=200, seed=50_000, shard_size=100)
+TOY_RECIPE = dict(n_stories=200, val_fraction=0.1, batch_size=4, micro_batch_size=4, max_steps=3, warmup_steps=1, eval_every=3,
+                  eval_batches=1, checkpoint_every=3, bf16=False)
+
+
+def paper_corpus(data: Path, toy: bool = False) -> Path:
+    """The paper recipe's corpus in ``data`` (shard i = the first stories of seed 50000 + i), written if absent."""
+    if not data.is_dir():
+        from simplestories_interp.data.synthetic import write_shards
+
+        corpus = TOY_CORPUS if toy else PAPER_CORPUS
+        write_shards(corpus["n_stories"], corpus["seed"], data, corpus["shard_size"], seed_per_shard=True)
+    return data
+
+
+def paper_model_dir(name: str, work: Path, data: Path, device: str | None, toy: bool, retrain: bool) -> Path:
+    """The shipped paper-scale model for ``paper`` (unless ``retrain``), else train the variant on ``data``."""
+    if name == "paper" and not (toy or retrain):
+        return zoo.local_dir(zoo.get_spec(PAPER))
+    model = PAPER
+    if toy:
+        model = f"{PAPER}-toy"
+        zoo.register(dataclasses.replace(zoo.get_spec(PAPER), name=model, base=model, **TOY_ARCH), overwrite=True)
+    run = work / name
+    if not (run / "model").is_dir():
+        recipe = {**PAPER_RECIPE, **(TOY_RECIPE if toy else {}), **PAPER_VARIANTS[name]}
+        cfg = ssi.load_config(**{**recipe, "model": model, "data": str(paper_corpus(data, toy)), "out": str(run),
+                                 "device": device})
+        ssi.train(cfg, resume=(run / "checkpoints").is_dir(), command=f"python experiments/head_grid.py ({name})")
+    return run / "model"
+
+
+def model_dir(name: str, work: Path, device: str | None = None) -> Path:
     """Train the variant (or reuse a finished run); return its model directory."""
     if name == "base":
         return zoo.local_dir(zoo.get_spec(BASE))
@@ -68,7 +118,7 @@ def model_dir(name: str, work: Path) -> Path:
         zoo.register(dataclasses.replace(zoo.get_spec(BASE), name=model, base=model, **arch), overwrite=True)
     run = work / name
     if not (run / "model").is_dir():
-        cfg = ssi.load_config(**{**RECIPE, **training, "model": model, "out": str(run)})
+        cfg = ssi.load_config(**{**RECIPE, **training, "model": model, "out": str(run), "device": device})
         ssi.train(cfg, resume=(run / "checkpoints").is_dir(), command=f"python experiments/head_grid.py ({name})")
     return run / "model"
 
@@ -91,11 +141,12 @@ def distance_dependence(model, rows, max_offset: int = 64, n_rows: int = 8) -> l
     """Per head (layer by layer): mean total-variation distance between a query's attention (over
     offsets 0 ... ``max_offset``, the rest lumped) and the head's average attention by offset.
     0 = the pattern depends on distance only (a positional head); near 1 = it depends on content."""
-    _, cache = model.run_with_cache(torch.from_numpy(rows.tokens[:n_rows]),
+    device = next(model.parameters()).device
+    _, cache = model.run_with_cache(torch.from_numpy(rows.tokens[:n_rows]).to(device),
                                     names_filter=lambda n: n.endswith("attn.hook_pattern"))
     out = []
     for layer in range(model.cfg.n_layers):
-        pattern = cache[f"blocks.{layer}.attn.hook_pattern"].double()  # [batch, head, q, k]
+        pattern = cache[f"blocks.{layer}.attn.hook_pattern"].cpu().double()  # [batch, head, q, k]
         offsets = min(max_offset, pattern.shape[-1] // 2)
         q = torch.arange(offsets, pattern.shape[-1])
         by_offset = torch.stack([pattern[:, :, q, q - o] for o in range(offsets + 1)], -1)  # [b, h, q, o]
@@ -105,14 +156,27 @@ def distance_dependence(model, rows, max_offset: int = 64, n_rows: int = 8) -> l
     return out
 
 
-def measure(name: str, directory: Path, n_stories: int) -> dict:
-    model = ssi.load_model(directory, device="cpu")
+def per_story_summary(model, n_stories: int) -> dict:
+    """The classes when each story is read alone from position 0 (as the paper reads them)."""
+    rows = build_rows("synthetic:2023", model.tokenizer, model.cfg.n_ctx, n_stories, per_document=True, pad=True)
+    stats = head_statistics(model, rows)
+    classes = [s.head_class for s in stats]
+    return {"classes": {c: classes.count(c) for c in sorted(set(classes))},
+            "positional_offsets": sorted({s.offset for s in stats if s.head_class == "positional"}),
+            "entity_seeking_semantic": [s.head for s in stats
+                                        if s.head_class == "semantic" and (s.entity_lift or 0) >= 1.5],
+            "heads": [head_record(s) for s in stats]}
+
+
+def measure(name: str, directory: Path, n_stories: int, device: str = "cpu") -> dict:
+    model = ssi.load_model(directory, device=device)
     card = json.loads((directory / "training_config.json").read_text())
     rows = build_rows("synthetic:2023", model.tokenizer, model.cfg.n_ctx, n_stories)
     stats = head_statistics(model, rows, progress=True)
     tv = distance_dependence(model, rows)
     classes = [s.head_class for s in stats]
     return {"variant": name, "directory": str(directory), "val_loss": card["final"]["val_loss"],
+            "per_story": per_story_summary(model, n_stories),
             "tokens": card["final"]["tokens"], "n_heads": model.cfg.n_heads, "d_model": model.cfg.d_model,
             "positions": model.cfg.positional_embedding_type,
             "classes": {c: classes.count(c) for c in sorted(set(classes))},
@@ -138,18 +202,25 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", choices=[*VARIANTS, *PAPER_VARIANTS], default=list(VARIANTS),
+                        help="CPU-sized variants (default: all of them) and/or the GPU paper-scale ones")
     parser.add_argument("--work", default="runs/head_grid", help="training runs (resumable)")
     parser.add_argument("--out", default="head_grid", help="results.json and table.md")
     parser.add_argument("--n-stories", type=int, default=60, help="stories for the head statistics")
-    args = parser.parse_args()
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps; default: the best available")
+    parser.add_argument("--data", default="data/paper-1L", help="the paper variants' corpus folder (written if absent)")
+    parser.add_argument("--retrain", action="store_true", help="train 'paper' anew instead of measuring the shipped one")
+    parser.add_argument("--toy", action="store_true", help="paper variants at toy size (the CPU test of this path)")
+    args = parser.parse_args(argv)
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for name in args.variants:
-        results.append(measure(name, model_dir(name, work), args.n_stories))
+        directory = (paper_model_dir(name, work, Path(args.data), args.device, args.toy, args.retrain)
+                     if name in PAPER_VARIANTS else model_dir(name, work, args.device))
+        results.append(measure(name, directory, args.n_stories, args.device or "cpu"))
         (out / "results.json").write_text(json.dumps(results, indent=1))
         (out / "table.md").write_text(table(results))
         print(table(results))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from simplestories_interp.dataclass_args import check_ranges
 from simplestories_interp.errors import ConfigError
@@ -15,7 +16,8 @@ POSITION_BUCKETS: tuple[tuple[int, int], ...] = ((0, 64), (64, 128), (128, 256),
 LONG_CONTEXT_MODEL = "SynthStories-1.25M-long"
 SHORT_CONTEXT_MODELS = ("SynthStories-1.25M-long-ctx64", "SynthStories-1.25M-long-ctx128")
 
-DEFAULT_HEAD_MODEL = "SynthStories-1L"
+DEFAULT_HEAD_MODEL = "SynthStories-1L-1024"
+"""The paper-scale 1-layer model (GPU-trained, learned positions): it has the paper's positional head."""
 # Our own paragraph of the same shape as the paper's Fig. 19/20 example.
 DEFAULT_TEXT = (
     "One day, Lily and Max went to the park to look for a red ball. Lily said, \"Max, can you "
@@ -32,7 +34,11 @@ class FigureConfig:
     out: str = "report"
     """Output directory (index.html, one HTML file per figure, summary.txt)."""
     head_model: str = DEFAULT_HEAD_MODEL
-    """Model for the head figures (the paper used a 1-layer model)."""
+    """Model for the head figures (the paper used a 1-layer model of hidden size 1024, as the default;
+    SynthStories-1L is the 256-wide RoPE model trainable on a CPU)."""
+    head_rows: Literal["story", "packed"] = "story"
+    """story: head statistics over one story per row from position 0, as the paper reads stories;
+    packed: rows of n_ctx tokens as in training, earlier stories in view."""
     neuron_model: str = DEFAULT_MODEL
     """Model for the neuron figure (the paper used a ~1M-parameter, 8-layer model)."""
     text: str = DEFAULT_TEXT

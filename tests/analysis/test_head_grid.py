@@ -49,3 +49,28 @@ def test_measure_and_table(tiny_model, tmp_path):
     json.dumps(result)
     row = grid.table([result]).splitlines()[-1]
     assert row.startswith("| tiny | 32 | 4 | rotary | 1,000 | 1.5000 |")
+
+
+def test_paper_variants_are_the_gpu_recipe():
+    grid = _grid()
+    recipe = grid.PAPER_RECIPE
+    assert recipe["max_steps"] * recipe["batch_size"] * 511 == 155_769_152  # the shipped model's tokens (targets)
+    assert (recipe["positional"], recipe["attn_scale"]) == ("absolute", "none")
+    spec = zoo.get_spec(grid.PAPER)
+    assert (spec.d_model, spec.n_heads, spec.d_head, spec.n_layers, spec.positional) == (1024, 16, 64, 1, "absolute")
+    assert grid.PAPER_CORPUS == {"n_stories": 600_000, "seed": 50_000, "shard_size": 40_000}
+
+
+def test_paper_path_at_toy_size(tmp_path):
+    """The paper variants' code path on a CPU: seeded shards written, trained, measured both ways."""
+    grid = _grid()
+    grid.main(["--variants", "paper-rope", "--toy", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"),
+               "--data", str(tmp_path / "corpus"), "--n-stories", "4", "--device", "cpu"])
+    shards = sorted((tmp_path / "corpus").glob("*.jsonl"))
+    first = [json.loads(line)["generation_id"] for line in shards[1].read_text().splitlines()[:2]]
+    assert len(shards) == 2 and first == ["50001-0", "50001-1"]  # shard i = seed 50000 + i, from story 0
+    (result,) = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert result["variant"] == "paper-rope" and result["positions"] == "rotary" and result["d_model"] == 32
+    assert result["tokens"] == 3 * 4 * 511 and set(result["per_story"]) >= {"classes", "heads"}
+    config = json.loads((tmp_path / "work" / "paper-rope" / "model" / "training_config.json").read_text())
+    assert config["config"]["attn_scale"] == "standard" and config["config"]["data"] == str(tmp_path / "corpus")
