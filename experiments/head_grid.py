@@ -76,7 +76,8 @@ PAPER_VARIANTS: dict[str, dict] = {"paper": {}, "paper-scaled": {"attn_scale": "
 # --toy: the same code path at CPU size (a test runs it): a tiny architecture, corpus and run.
 TOY_ARCH = dict(d_model=32, n_heads=2, d_head=16, n_key_value_heads=2, d_mlp=64)
 TOY_CORPUS = dict(n_stories=200, seed=50_000, shard_size=100)
-TOY_RECIPE = dict(n_stories=200, val_fraction=0.1, batch_size=4, micro_batch_size=4, max_steps=3, warmup_steps=1, eval_every=3,
+TOY_RECIPE = dict(n_stories=200, val_fraction=0.1, batch_size=4, micro_batch_size=4, max_steps=3, warmup_steps=1,
+                  eval_every=3,
                   eval_batches=1, checkpoint_every=3, bf16=False)
 
 
@@ -211,7 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-stories", type=int, default=60, help="stories for the head statistics")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps; default: the best available")
     parser.add_argument("--data", default="data/paper-1L", help="the paper variants' corpus folder (written if absent)")
-    parser.add_argument("--retrain", action="store_true", help="train 'paper' anew instead of measuring the shipped one")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train 'paper' anew instead of measuring the shipped one")
     parser.add_argument("--toy", action="store_true", help="paper variants at toy size (the CPU test of this path)")
     args = parser.parse_args(argv)
     out, work = Path(args.out), Path(args.work)

@@ -42,7 +42,8 @@ class Report:
     def section(self, title: str, how: str, body: str, finding: str, link: str | None = None) -> None:
         more = f" <a href='{link}'>Open the interactive figure →</a>" if link else ""
         self.sections.append(f"<div class='fig'><h2>{views.html.escape(title)}</h2><p class='how'>How to read this: "
-                             f"{how}</p>{body}<p class='finding'><b>Finding:</b> {views.html.escape(finding)}{more}</p></div>")
+                             f"{how}</p>{body}<p class='finding'><b>Finding:</b> {views.html.escape(finding)}{more}"
+                             "</p></div>")
 
 
 def page(title: str, body: str) -> str:
@@ -221,8 +222,8 @@ def _fig20(cfg, model, out, report, layer0, semantic, lines, tokens, patterns) -
 
 def _compared_with_paper(report: Report, near, semantic: list[HeadStats], lines) -> None:
     positional = [s for s, o in near if o is None]
-    ours19 = (", ".join(f"L{s.layer}H{s.head} at {s.offset} (argmax share {s.positional_share:.2f})" for s in positional)
-              or "no positional head")
+    ours19 = ", ".join(f"L{s.layer}H{s.head} at {s.offset} (argmax share {s.positional_share:.2f})"
+                       for s in positional) or "no positional head"
     closest = "; ".join(f"closest at -{o}: L{s.layer}H{s.head}, share {s.argmax_offsets[o]:.2f}"
                         for s, o in near if o is not None)
     seekers = [s for s in semantic if (s.entity_lift or 0.0) >= 1.5]
@@ -235,7 +236,7 @@ def _compared_with_paper(report: Report, near, semantic: list[HeadStats], lines)
              "characters' names", ours20)]
     esc = views.html.escape
     table = "".join(f"<tr><td>{esc(a)}</td><td>{esc(b)}</td><td>{esc(c)}</td></tr>" for a, b, c in rows)
-    report.sections.append("<div class='fig'><h2>Compared with the paper</h2><table class='logits'><tr><th></th>"
+    report.sections.append("<div class='fig'><h2>Compared with the paper</h2><table class='cmp'><tr><th></th>"
                            f"<th>the paper (Eldan &amp; Li 2023)</th><th>this model</th></tr>{table}</table></div>")
     report.notes += ["Compared with the paper:"] + [f"  {a}: paper: {b}; this model: {c}" for a, b, c in rows]
 
@@ -243,7 +244,8 @@ def _compared_with_paper(report: Report, near, semantic: list[HeadStats], lines)
 def _figure_page(cfg, model, out: Path, name: str, title: str, heads: list[HeadStats], texts: list[str],
                  finding: str) -> None:
     esc = views.html.escape
-    desc = "".join(f"<li>L{s.layer}H{s.head} ({s.head_class}): {esc(t)}</li>" for s, t in zip(heads, texts, strict=True))
+    desc = "".join(f"<li>L{s.layer}H{s.head} ({s.head_class}): {esc(t)}</li>"
+                   for s, t in zip(heads, texts, strict=True))
     body = (f"<p>Model {esc(cfg.head_model)}. {esc(finding)} Hover over a token to see where it attends.</p>"
             f"<ul>{desc}</ul>" + views.attention_view(model, cfg.text, [(s.layer, s.head) for s in heads],
                                                       shared_js=True))

@@ -37,6 +37,8 @@ CSS = """
 .sent .q { outline: 2px solid #222; }
 .how { color: #555; font-size: 0.9em; font-style: italic; margin: 0.2em 0 0.6em; }
 .finding { background: #f3f7ff; border-left: 4px solid #4c78a8; padding: 0.4em 0.8em; }
+.cmp { border-collapse: collapse; font-size: 0.92em; }
+.cmp td, .cmp th { border-top: 1px solid #e3e3e3; padding: 5px 10px; vertical-align: top; text-align: left; }
 .fig { border: 1px solid #e3e3e3; border-radius: 8px; padding: 0.6em 1.2em; margin: 1.2em 0; }
 """
 
