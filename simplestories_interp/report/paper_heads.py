@@ -199,7 +199,8 @@ def _fig19(cfg, model, out, report, near, tokens, patterns) -> None:
 
 def _fig20(cfg, model, out, report, layer0, semantic, lines, tokens, patterns) -> None:
     heads = semantic[:4]
-    finding = (f"{len(semantic)} head(s) attend by content: "
+    shown = f" (shown: the {len(heads)} with the highest entity lift)" if len(semantic) > len(heads) else ""
+    finding = (f"{len(semantic)} head(s) attend by content{shown}: "
                + "; ".join(f"L{s.layer}H{s.head} entity lift {views.fmt_or_na(s.entity_lift)}x"
                            + (f", favours {s.top_role}" if s.top_role else "") + f" ({line})"
                            for s, (_, line) in zip(heads, lines, strict=True)) + ".")

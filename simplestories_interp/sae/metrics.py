@@ -51,6 +51,18 @@ class SAEMetrics:
     def as_dict(self) -> dict:
         return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
+    def problems(self, k: int | None = None) -> list[str]:
+        """What makes this SAE unusable, in words (empty when nothing does): a negative explained
+        variance (worse than predicting the mean), or, for a TopK/BatchTopK SAE of ``k``, an L0 above 2k."""
+        found = []
+        if self.explained_variance < 0:
+            found.append(f"explained variance {self.explained_variance:.2f} < 0: the SAE reconstructs worse than the "
+                         "mean activation; train on more --tokens or with a larger --lr")
+        if k is not None and self.l0 > 2 * k:
+            found.append(f"L0 {self.l0:.0f} is above 2k = {2 * k}: the saved SAE fires far more often than the one "
+                         "trained; retrain it with this version, which saves the threshold it trained with")
+        return found
+
 
 def explained_variance(x: Float[Tensor, "n d"], x_hat: Float[Tensor, "n d"]) -> float:
     residual = (x - x_hat).pow(2).sum(-1).mean()

@@ -107,15 +107,21 @@ class _SparseStepMixin:
     def _select(self, hidden_pre: Tensor) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 
-    def training_forward_pass(self, step_input: TrainStepInput) -> TrainStepOutput:
-        if not self._fast_ok() or not torch.is_grad_enabled():
-            return super().training_forward_pass(step_input)
-        x = step_input.sae_in.to(self.dtype)
+    def _encoding(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The centred input and the encoder/decoder weights as the training step uses them (scaled by
+        the decoder norms when SAELens rescales activations by them)."""
         x_c = x - self.b_dec * self.cfg.apply_b_dec_to_input
         norm = self.W_dec.norm(dim=-1) if self.cfg.rescale_acts_by_decoder_norm else None
         W_enc = self.W_enc * norm if norm is not None else self.W_enc
         b_enc = self.b_enc * norm if norm is not None else self.b_enc
         W_dec = self.W_dec / norm[:, None] if norm is not None else self.W_dec
+        return x_c, W_enc, b_enc, W_dec
+
+    def training_forward_pass(self, step_input: TrainStepInput) -> TrainStepOutput:
+        if not self._fast_ok() or not torch.is_grad_enabled():
+            return super().training_forward_pass(step_input)
+        x = step_input.sae_in.to(self.dtype)
+        x_c, W_enc, b_enc, W_dec = self._encoding(x)
         with torch.no_grad():
             hidden_pre = torch.addmm(b_enc, x_c, W_enc)
         rows, cols = self._select(hidden_pre)
@@ -187,6 +193,21 @@ class SparseBatchTopKTrainingSAE(_SparseStepMixin, BatchTopKTrainingSAE):
         if len(acts):
             self.update_topk_threshold(acts)
         return {"topk_threshold": self.topk_threshold}
+
+    @torch.no_grad()
+    def calibrate_threshold(self, x: Tensor) -> None:
+        """Set the saved threshold to the final weights' exact batch top-k threshold on ``x``.
+
+        SAELens saves a BatchTopK SAE as a JumpReLU SAE whose threshold is a moving average (rate
+        0.01) of each step's smallest kept activation, started at 0: after a short run it is a
+        fraction of the real one (12 steps: 11%), so the saved SAE fires on most latents (L0 1266
+        for k 32 in the README's example) although training kept k per token."""
+        x_c, W_enc, b_enc, _ = self._encoding(x.to(self.dtype))
+        hidden_pre = torch.addmm(b_enc, x_c, W_enc)
+        rows, cols = self._select(hidden_pre)
+        kept = hidden_pre[rows, cols]
+        if (kept > 0).any():
+            self.topk_threshold = kept[kept > 0].min().to(self.topk_threshold.dtype)
 
 
 SPARSE_CLASSES: dict[str, type[TrainingSAE]] = {"topk": SparseTopKTrainingSAE,

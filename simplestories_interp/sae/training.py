@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -230,6 +231,8 @@ def _step(run: _Run, batch: torch.Tensor, probe: torch.Tensor, log, steps: int) 
         log.flush()
         if run.wandb is not None:
             run.wandb.log(record, step=done)
+    if done == steps and hasattr(trainer.sae, "calibrate_threshold"):  # BatchTopK: save what was trained
+        trainer.sae.calibrate_threshold(probe.to(trainer.sae.device))
     if done % cfg.checkpoint_every == 0 or done == steps:
         _save_checkpoint(run.out, trainer, cfg)
 
@@ -243,6 +246,7 @@ def _finish(run: _Run, model: HookedTransformer, held_out: tuple[np.ndarray, np.
     metrics = evaluate_sae(model, load_sae(run.out, device=str(device)), run.cfg.hook, held_out[0],
                            density_rows=held_out[1])
     (run.out / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
+    _warn_problems(run.out, metrics, run.cfg.k if run.cfg.arch in ("topk", "batchtopk") else None)
     if run.wandb is not None:
         run.wandb.summary.update(metrics.as_dict())
         run.wandb.finish()
@@ -276,7 +280,14 @@ def eval_sae(path: str | Path, model: HookedTransformer | str | None = None, *,
                                                density_stories=density_stories))
     metrics = evaluate_sae(model, sae, hook, rows, density_rows=density)
     atomic_write_text(path / metrics_file(str(name), recorded), json.dumps(metrics.as_dict(), indent=2))
+    config = provenance.get("config", {})
+    _warn_problems(path, metrics, config.get("k") if config.get("arch") in ("topk", "batchtopk") else None)
     return metrics
+
+
+def _warn_problems(path: Path, metrics, k: int | None) -> None:
+    for problem in metrics.problems(k):
+        warnings.warn(f"SAE {str(path)!r}: {problem}", stacklevel=3)
 
 
 def metrics_file(model_name: str, recorded: str | None) -> str:
