@@ -146,7 +146,8 @@ def run_neurons(args: NeuronConfig) -> None:
     from simplestories_interp.report import views
     from simplestories_interp.zoo.loading import load_model
 
-    page = ensure_file_target(args.out) if args.out is not None else None  # before the scan, not after it
+    # before the scan, not after it
+    page = ensure_file_target(args.out, inputs=(args.model, args.data)) if args.out is not None else None
     model = load_model(args.model, device=args.device)
     top = scan(model, args.hook, source=args.data, n_stories=args.n_stories, k=args.k, progress=True)
     print(top.rows.describe())
@@ -238,7 +239,8 @@ def run_sae_features(args: SAEFeaturesConfig) -> None:
     from simplestories_interp.files import ensure_file_target
     from simplestories_interp.sae.features import feature_report
 
-    page = ensure_file_target(args.out) if args.out is not None else None  # before the scan, not after it
+    # before the scan, not after it
+    page = ensure_file_target(args.out, inputs=(args.path, args.model, args.data)) if args.out is not None else None
     print(feature_report(args.path, model=args.model, features=args.features, data=args.data,
                          n_stories=args.n_stories, out=page, device=args.device))
 

@@ -114,6 +114,11 @@ class OutputInUseError(SSIError, RuntimeError):
     """An output folder that another running ssi job is writing, or that holds another kind of artifact."""
 
 
+class OutputWouldReplaceError(SSIError, FileExistsError):
+    """An output file that would replace an input of the command, a file inside a model, SAE, store or
+    run folder, or a file this library did not write."""
+
+
 class DiskFullError(SSIError, OSError):
     """The disk filled up while a job was writing (what was written before stays intact)."""
 

@@ -26,6 +26,7 @@ from simplestories_interp.errors import (
     DiskFullError,
     MissingDirectoryError,
     OutputInUseError,
+    OutputWouldReplaceError,
     PermissionDeniedError,
 )
 
@@ -62,12 +63,52 @@ def ensure_writable(directory: str | Path) -> Path:
     return directory
 
 
-def ensure_file_target(path: str | Path, what: str = "--out") -> Path:
-    """A file path to write (e.g. an HTML page): not a folder, and its folder writable."""
+#: Marks every HTML page this library writes, so that ``--out`` may replace it (and nothing else).
+GENERATOR_META = "<meta name='generator' content='simplestories_interp'>"
+# Artifact folders whose files an output page must never replace (reports are pages themselves).
+_PROTECTED_KINDS = ("model", "SAE", "activation store", "training run", "story corpus", "head analysis")
+
+
+def written_here(path: Path) -> bool:
+    """Whether ``path`` is a page this library wrote (it carries :data:`GENERATOR_META`)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return GENERATOR_META in f.read(4096)
+    except OSError:
+        return False
+
+
+def _inputs_hit(path: Path, inputs) -> str | None:
+    for source in inputs:
+        text = str(source or "").split("::")[0]
+        if text and Path(text).expanduser().exists():
+            given = Path(text).expanduser().resolve()
+            if path == given or given in path.parents:
+                return str(source)
+    return None
+
+
+def ensure_file_target(path: str | Path, what: str = "--out", inputs=()) -> Path:
+    """A file path to write (e.g. an HTML page): not a folder, its folder writable, and replacing nothing
+    but a page this library wrote: never one of ``inputs`` (paths the command reads, or a file inside
+    them), a file inside a model, SAE, store or run folder, or a file from elsewhere."""
     path = output_path(path, what)
     if path.is_dir():
         raise MissingDirectoryError(f"{what} {str(path)!r} is a folder, but a file name is expected "
                                     f"here; e.g. {what} {path / 'page.html'}")
+    resolved = path.resolve()
+    hit = _inputs_hit(resolved, inputs)
+    if hit is not None:
+        raise OutputWouldReplaceError(f"{what} {str(path)!r} would overwrite {hit!r}, an input of this command; "
+                                      f"write the page elsewhere, e.g. {what} page.html")
+    kind = next((k for folder in list(resolved.parents)[:2] if (k := folder_kind(folder)) in _PROTECTED_KINDS),
+                None)
+    if kind is not None:
+        raise OutputWouldReplaceError(f"{what} {str(path)!r} is inside {_a(kind)} folder, whose files an output "
+                                      f"page must not replace; write it elsewhere, e.g. {what} page.html")
+    if path.exists() and not written_here(path):
+        raise OutputWouldReplaceError(f"{what} {str(path)!r} exists and was not written by ssi; ssi replaces only "
+                                      "pages it wrote: choose a new file name or remove the file yourself")
     ensure_writable(path.parent)
     return path
 

@@ -58,6 +58,15 @@ CASES = [
     ("out-empty", "train --out ''", "--out must name a folder"),
     ("out-other-artifact", "cache {model} --hooks blocks.0.hook_resid_post --out {w}/train_run",
      "holds a training run, not an activation store"),
+    # output pages never replace what the library did not write (issue 25)
+    ("neurons-out-replaces-model-file", "neurons {model} --hook blocks.0.mlp.hook_post --out {model}/config.json",
+     "an input of this command"),
+    ("neurons-out-is-the-corpus", "neurons {model} --hook blocks.0.mlp.hook_post --data {w}/stories.txt "
+     "--out {w}/stories.txt", "an input of this command"),
+    ("features-out-in-sae", "sae features {sae} --out {sae}/cfg.json", "an input of this command"),
+    ("features-out-foreign-file", "sae features {sae} --out {w}/a_file.txt", "exists and was not written by ssi"),
+    ("neurons-out-in-store", "neurons {model} --hook blocks.0.mlp.hook_post --out {w}/store/page.html",
+     "inside an activation store folder"),
     ("option-prefix", "train --max-step 5", "unrecognized arguments: --max-step"),
     ("unknown-subcommand", "sae trian", "invalid choice: 'trian'"),
 ]
@@ -87,6 +96,9 @@ def world(tmp_path_factory, tokenizer_factory):
     (w / "zero_heads" / "model.safetensors").write_bytes((model / "model.safetensors").read_bytes())
     (w / "not_objects.jsonl").write_text('[1, 2]\n"a story"\n')
     (w / "lr.yaml").write_text("lr: 1e-3\n")
+    (w / "stories.txt").write_text("Once upon a time, a girl named Sue had a kite.\n\nTom saw a dog.\n")
+    (w / "store").mkdir()
+    (w / "store" / "manifest.json").write_text("{}")
     (w / "train_run").mkdir()
     (w / "train_run" / "config.yaml").write_text("model: SynthStories-1.25M\n")
     meta = {"model_name": str(model), "hook_name": "blocks.0.hook_resid_post", "context_size": 64,
@@ -222,3 +234,26 @@ def test_missing_n_ctx_in_training_config_falls_back(capsys, world, tmp_path):
     (model / "training_config.json").write_text(json.dumps({"lr": 0.001}))
     code = main(["generate", str(model), "--max-new-tokens", "2"])
     assert code == 0, capsys.readouterr().err
+
+
+def test_pages_the_library_wrote_are_replaced_atomically(tmp_path, monkeypatch):
+    """A page ssi wrote may be replaced; a write that fails (full disk) leaves the old page whole."""
+    import errno
+
+    from simplestories_interp.errors import DiskFullError
+    from simplestories_interp.files import ensure_file_target
+    from simplestories_interp.report import views
+
+    page = views.write(tmp_path / "page.html", views.page("first", "<p>old</p>"))
+    assert ensure_file_target(page) == page  # ours: replaceable
+    real = Path.write_text
+
+    def full(self, text, *args, **kwargs):
+        real(self, text[:100], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(DiskFullError):
+        views.write(page, views.page("second", "<p>new</p>" * 1000))
+    monkeypatch.setattr(Path, "write_text", real)
+    assert "<p>old</p>" in page.read_text() and page.read_text().endswith("</html>")

@@ -27,6 +27,7 @@ import torch
 
 from simplestories_interp.analysis.neurons import Explanation, TopK, logit_effect, quantile_examples
 from simplestories_interp.errors import InvalidArgumentError
+from simplestories_interp.files import GENERATOR_META, atomic_write_text
 from simplestories_interp.report.thumbnails import CLASS_COLORS, sentence_patterns
 
 CSS = """
@@ -94,15 +95,15 @@ def fmt_or_na(value: float | None, spec: str = ".1f") -> str:
 
 def page(title: str, body: str, head: str = "") -> str:
     """A whole HTML page: ``title`` is plain text (escaped here); ``body`` and ``head`` are HTML."""
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'>{GENERATOR_META}<title>{html.escape(title)}</title>"
             f"<style>{CSS}</style>{head}</head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
 def write(path: str | Path, content: str) -> Path:
+    """Write a page through a temporary file and a rename: a full disk leaves the old page, not half a new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding="utf-8")
-    return path
+    return atomic_write_text(path, content)
 
 
 def _example(top: TopK, value: float, flat: int, scale: float) -> str:
