@@ -22,7 +22,7 @@ from simplestories_interp import zoo
 from simplestories_interp.analysis.config import CacheConfig, HeadConfig, NeuronConfig
 from simplestories_interp.data.config import StatsConfig, SynthConfig
 from simplestories_interp.dataclass_args import add_dataclass_args, given
-from simplestories_interp.errors import InvalidArgumentError, SSIError, did_you_mean
+from simplestories_interp.errors import DataError, InvalidArgumentError, SSIError, did_you_mean
 from simplestories_interp.report.config import ContextLengthConfig, FigureConfig, NormFreeConfig
 from simplestories_interp.sae.config import (
     SAEConfig,
@@ -126,8 +126,11 @@ def run_cache(args: CacheConfig) -> None:
     if args.verify:
         from simplestories_interp.analysis.activations import ActivationStore
 
-        n = ActivationStore(args.out).verify(progress=True)
+        store = ActivationStore(args.out)
+        n = store.verify(progress=True)
         print(f"{args.out}: all {n} shard(s) match their recorded sizes and checksums")
+        if store.incomplete():
+            raise DataError(store.incomplete())
         return
     model = load_model(args.model, device=args.device)
     store = cache_activations(model, args.hooks, args.out, source=args.data, n_stories=args.n_stories,

@@ -257,3 +257,20 @@ def test_pages_the_library_wrote_are_replaced_atomically(tmp_path, monkeypatch):
         views.write(page, views.page("second", "<p>new</p>" * 1000))
     monkeypatch.setattr(Path, "write_text", real)
     assert "<p>old</p>" in page.read_text() and page.read_text().endswith("</html>")
+
+
+def test_an_incomplete_store_is_refused_and_verify_says_so(capsys, world, tmp_path):
+    """A store whose ssi cache run was killed (manifest complete: false) is not used by ssi sae train, and
+    --verify says it is incomplete (its shards still match)."""
+    store = tmp_path / "store"
+    assert main(["cache", str(world / "model"), "--hooks", "blocks.0.hook_resid_post", "--out", str(store),
+                 "--n-stories", "20", "--rows-per-shard", "2"]) == 0
+    manifest = json.loads((store / "manifest.json").read_text())
+    (store / "manifest.json").write_text(json.dumps({**manifest, "complete": False}))
+    capsys.readouterr()
+    code, err, seconds = run(capsys, ["cache", "--verify", "--out", str(store)])
+    assert_one_line_error(code, err, seconds, "is incomplete: the ssi cache run that wrote it stopped after")
+    code, err, seconds = run(capsys, ["sae", "train", "--model", str(world / "model"), "--hook",
+                                      "blocks.0.hook_resid_post", "--store", str(store), "--out", str(tmp_path / "s"),
+                                      "--batch-size", "64", "--tokens", "128"])
+    assert_one_line_error(code, err, seconds, "rerun that ssi cache command")

@@ -275,6 +275,14 @@ class ActivationStore:
         except SafetensorError as exc:  # only reachable for stores without recorded sizes/checksums
             raise self._damaged(file, f"cannot be read ({exc})") from exc
 
+    def incomplete(self) -> str | None:
+        """Why this store must not be used as a whole (its ``ssi cache`` run stopped early), or None."""
+        if self.manifest.complete:
+            return None
+        return (f"store {str(self.path)!r} is incomplete: the ssi cache run that wrote it stopped after "
+                f"{self.n_tokens:,} tokens ({len(self.manifest.shards)} shard(s)); rerun that ssi cache command "
+                "(same --out) to finish it, it resumes where it stopped")
+
     def verify(self, progress: bool = False) -> int:
         """Check every shard's size and sha256; return the number of shards checked.
 

@@ -17,7 +17,7 @@ from simplestories_interp.analysis.activations import ActivationStore, model_fin
 from simplestories_interp.analysis.hooks import run_hooks, stop_layer
 from simplestories_interp.data.rows import iter_row_batches
 from simplestories_interp.data.sources import is_synthetic
-from simplestories_interp.errors import ConfigError
+from simplestories_interp.errors import ConfigError, DataError
 from simplestories_interp.sae.config import SAEConfig
 
 Batch = dict[str, torch.Tensor]
@@ -83,6 +83,8 @@ def sae_batches(cfg: SAEConfig, model: HookedTransformer,
                 {h: hook_width(model, h) for h in hooks},
                 {"data": cfg.data, "context": cfg.context or model.cfg.n_ctx})
     store = ActivationStore(cfg.store)
+    if store.incomplete():
+        raise DataError(store.incomplete() + "; then train the SAE")
     if store.manifest.model_fingerprint != model_fingerprint(model):
         raise ConfigError(f"store {cfg.store!r} was written by model {store.manifest.model!r} with other "
                           f"weights than {cfg.model!r}; cache activations of this model first (ssi cache)")
