@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal
@@ -131,14 +132,34 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _check_numbers(config) -> None:
+    """Every number of ``config``: finite, whole where the field is an int, and within 64 bits."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        whole = "int" in str(f.type) and "float" not in str(f.type)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                continue
+            if isinstance(item, float) and math.isinf(item):
+                raise ConfigError(f"{_flag(f.name)} must be a finite number, got {item!r}")
+            if whole and isinstance(item, float) and item == item and item != int(item):
+                raise ConfigError(f"{_flag(f.name)} must be a whole number, got {item!r}")
+            if isinstance(item, int) and abs(item) >= 2**63:
+                raise ConfigError(f"{_flag(f.name)} must be below 2**63, got {item}")
+
+
 def check_ranges(config, *, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
-                 fraction: tuple[str, ...] = ()) -> None:
+                 fraction: tuple[str, ...] = (), below_one: tuple[str, ...] = ()) -> None:
     """Refuse out-of-range numbers in ``config`` (called from each config's ``__post_init__``, so the
     CLI and the Python API give the same error): ``positive`` fields must be >= 1 (ints) or > 0
-    (floats), ``non_negative`` ones >= 0, ``fraction`` ones in [0, 1]. ``None`` means "default"
-    and is left alone; a list is checked item by item."""
+    (floats), ``non_negative`` ones >= 0, ``fraction`` ones in [0, 1], ``below_one`` ones in [0, 1)
+    (Adam's betas). ``None`` means "default" and is left alone; a list is checked item by item.
+    Every number of the config, named here or not, must also be finite, whole for int fields, and
+    below 2**63."""
+    _check_numbers(config)
     rules = [(positive, "positive", lambda v: v > 0), (non_negative, "zero or more", lambda v: v >= 0),
-             (fraction, "between 0 and 1", lambda v: 0 <= v <= 1)]
+             (fraction, "between 0 and 1", lambda v: 0 <= v <= 1),
+             (below_one, "at least 0 and below 1", lambda v: 0 <= v < 1)]
     for names, rule, ok in rules:
         for name in names:
             value = getattr(config, name)

@@ -67,6 +67,14 @@ CASES = [
     ("features-out-foreign-file", "sae features {sae} --out {w}/a_file.txt", "exists and was not written by ssi"),
     ("neurons-out-in-store", "neurons {model} --hook blocks.0.mlp.hook_post --out {w}/store/page.html",
      "inside an activation store folder"),
+    # non-finite or impossible numbers (issue 25)
+    ("train-lr-inf", "train --lr inf", "--lr must be a finite number, got inf"),
+    ("sae-lr-inf", "sae train --lr inf", "--lr must be a finite number, got inf"),
+    ("noln-lr-inf", "noln --lr inf", "--lr must be a finite number, got inf"),
+    ("sae-l1-inf", "sae train --l1 inf", "--l1 must be a finite number, got inf"),
+    ("thresholds-nan", "heads --thresholds positional_share=nan", "must be finite and non-negative"),
+    ("train-beta1-one", "train --beta1 1.0", "--beta1 must be at least 0 and below 1, got 1.0"),
+    ("train-seed-huge", "train --seed 9223372036854775808", "--seed must be below 2**63"),
     ("option-prefix", "train --max-step 5", "unrecognized arguments: --max-step"),
     ("unknown-subcommand", "sae trian", "invalid choice: 'trian'"),
 ]
@@ -274,3 +282,18 @@ def test_an_incomplete_store_is_refused_and_verify_says_so(capsys, world, tmp_pa
                                       "blocks.0.hook_resid_post", "--store", str(store), "--out", str(tmp_path / "s"),
                                       "--batch-size", "64", "--tokens", "128"])
     assert_one_line_error(code, err, seconds, "rerun that ssi cache command")
+
+
+def test_python_configs_refuse_what_the_cli_refuses():
+    import math
+
+    from simplestories_interp.errors import ConfigError
+    from simplestories_interp.sae.config import SAEConfig
+    from simplestories_interp.training.config import TrainConfig
+
+    for make, match in ((lambda: TrainConfig(lr=math.inf), "finite"), (lambda: TrainConfig(lr=math.nan), "positive"),
+                        (lambda: TrainConfig(max_steps=2.5), "whole number"), (lambda: SAEConfig(lr=math.inf), "finite"),
+                        (lambda: TrainConfig(beta2=1.0), "below 1"), (lambda: TrainConfig(seed=2**64), "2\\*\\*63")):
+        with pytest.raises(ConfigError, match=match):
+            make()
+    assert TrainConfig(max_steps=3.0).max_steps == 3.0  # a whole float is accepted as it is

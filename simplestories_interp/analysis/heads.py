@@ -29,6 +29,7 @@ role's share of the far keys; below that it is ``None`` (no label at chance).
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -71,9 +72,10 @@ class Thresholds:
     """... and the role gets at least this share of the head's far attention."""
 
     def __post_init__(self) -> None:
-        bad = {k: v for k, v in asdict(self).items() if v < 0 or (k == "window" and v != int(v))}
+        bad = {k: v for k, v in asdict(self).items()
+               if not 0 <= v < math.inf or (k == "window" and v != int(v))}  # NaN fails 0 <= v
         if bad:
-            raise ConfigError(f"head thresholds must be non-negative (window an integer), got {bad}")
+            raise ConfigError(f"head thresholds must be finite and non-negative (window an integer), got {bad}")
 
 
 def parse_thresholds(items: list[str] | None) -> Thresholds:

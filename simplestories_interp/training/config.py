@@ -108,7 +108,7 @@ class TrainConfig:
                                      "checkpoint_every", "keep_checkpoints", "log_every", "lr", "threads",
                                      "vocab_size"),
                      non_negative=("warmup_steps", "weight_decay", "grad_clip", "seed"),
-                     fraction=("min_lr_ratio", "beta1", "beta2"))
+                     fraction=("min_lr_ratio",), below_one=("beta1", "beta2"))
         if self.n_ctx is not None and self.n_ctx < 2:
             raise ConfigError(f"n_ctx must be at least 2, got {self.n_ctx}")
         if self.n_stories is not None and self.n_stories < 2:
