@@ -291,9 +291,10 @@ def test_python_configs_refuse_what_the_cli_refuses():
     from simplestories_interp.sae.config import SAEConfig
     from simplestories_interp.training.config import TrainConfig
 
-    for make, match in ((lambda: TrainConfig(lr=math.inf), "finite"), (lambda: TrainConfig(lr=math.nan), "positive"),
-                        (lambda: TrainConfig(max_steps=2.5), "whole number"), (lambda: SAEConfig(lr=math.inf), "finite"),
-                        (lambda: TrainConfig(beta2=1.0), "below 1"), (lambda: TrainConfig(seed=2**64), "2\\*\\*63")):
+    cases = ((lambda: TrainConfig(lr=math.inf), "finite"), (lambda: TrainConfig(lr=math.nan), "positive"),
+             (lambda: TrainConfig(max_steps=2.5), "whole number"), (lambda: SAEConfig(lr=math.inf), "finite"),
+             (lambda: TrainConfig(beta2=1.0), "below 1"), (lambda: TrainConfig(seed=2**64), "2\\*\\*63"))
+    for make, match in cases:
         with pytest.raises(ConfigError, match=match):
             make()
     assert TrainConfig(max_steps=3.0).max_steps == 3.0  # a whole float is accepted as it is
