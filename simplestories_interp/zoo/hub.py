@@ -66,11 +66,11 @@ def download(repo_id: str, *, revision: str | None = None) -> Path:
             f"hub repo {repo_id!r} is not in the HF cache at {str(cache)!r} and {reason}. Fix: on a "
             f"machine with internet run `hf download {repo_id}` (then copy the cache), unset "
             "HF_HUB_OFFLINE, or pass a local model directory instead."
-        ) from exc
+        ) from None  # one readable exception: the message says all the chain would
     except OSError as exc:  # connection refused, DNS failure, ...
         raise HubOfflineError(
             f"cannot reach the Hugging Face Hub for {repo_id!r} ({type(exc).__name__}) and it is not "
             f"cached at {str(cache)!r}. Set HF_HUB_OFFLINE=1 to use the cache only, or pass a local "
             "model directory."
-        ) from exc
+        ) from None
     return Path(path)

@@ -165,6 +165,8 @@ def test_hub_repo_missing_from_cache_offline():
     with pytest.raises(HubOfflineError, match="HF_HUB_OFFLINE") as err:
         ssi.load_model("SimpleStories-5M")
     assert "hf download SimpleStories/SimpleStories-5M" in str(err.value)
+    # one readable exception, not a chain of huggingface_hub's internals under it
+    assert err.value.__cause__ is None and err.value.__suppress_context__
 
 
 # --- bad input -------------------------------------------------------------------------------
