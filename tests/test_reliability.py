@@ -298,3 +298,15 @@ def test_python_configs_refuse_what_the_cli_refuses():
         with pytest.raises(ConfigError, match=match):
             make()
     assert TrainConfig(max_steps=3.0).max_steps == 3.0  # a whole float is accepted as it is
+
+
+def test_a_batch_larger_than_the_store_is_refused(capsys, world, tmp_path):
+    """It used to wait for a full batch forever."""
+    store = tmp_path / "store"
+    assert main(["cache", str(world / "model"), "--hooks", "blocks.0.hook_resid_post", "--out", str(store),
+                 "--n-stories", "10"]) == 0
+    capsys.readouterr()
+    code, err, seconds = run(capsys, ["sae", "train", "--model", str(world / "model"), "--hook",
+                                      "blocks.0.hook_resid_post", "--store", str(store), "--out", str(tmp_path / "s"),
+                                      "--batch-size", "100000", "--tokens", "100000"])
+    assert_one_line_error(code, err, seconds, "is larger than the store")

@@ -92,5 +92,8 @@ def sae_batches(cfg: SAEConfig, model: HookedTransformer,
         if hook not in store.hooks:
             raise ConfigError(f"store {cfg.store!r} holds {store.hooks}, not {hook!r}; cache that hook or "
                               "pass --hook with one of those")
+    if cfg.batch_size > store.n_tokens:  # store_batches would wait for a full batch forever
+        raise ConfigError(f"--batch-size ({cfg.batch_size}) is larger than the store {cfg.store!r} "
+                          f"({store.n_tokens:,} tokens); lower --batch-size or cache more stories")
     return (store_batches(store, hooks, cfg.batch_size, cfg.seed), {h: store.d(h) for h in hooks},
             {"store": str(cfg.store), "data": store.manifest.source, "store_tokens": store.n_tokens})
