@@ -75,6 +75,7 @@ CASES = [
     ("thresholds-nan", "heads --thresholds positional_share=nan", "must be finite and non-negative"),
     ("train-beta1-one", "train --beta1 1.0", "--beta1 must be at least 0 and below 1, got 1.0"),
     ("train-seed-huge", "train --seed 9223372036854775808", "--seed must be below 2**63"),
+    ("synth-fills-the-disk", "data synth --n-stories 9000000000000 --out {w}/huge", "GiB free; write fewer"),
     ("option-prefix", "train --max-step 5", "unrecognized arguments: --max-step"),
     ("unknown-subcommand", "sae trian", "invalid choice: 'trian'"),
 ]

@@ -18,6 +18,7 @@ import json
 import os
 import random
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tqdm.auto import tqdm
 from simplestories_interp.data import lexicon as lx
 from simplestories_interp.data.arcs import ARCS, ENDINGS, FRIEND_INTRO, INTRO_HERO, Arc
 from simplestories_interp.data.writer import Cast, Character, Writer
+from simplestories_interp.errors import DataError
 
 GENERATOR_ID = "ssi-synthetic-v1"
 # SimpleStories has 1-9 paragraphs; most of its stories have 2-5.
@@ -159,6 +161,10 @@ def generate_stories(n: int, seed: int = 0, start: int = 0) -> Iterator[dict]:
         yield generate_story(seed, i)
 
 
+BYTES_PER_STORY = 3500
+"""Mean size of one story's JSON line with its annotations (measured: 3,504 bytes over 500 stories)."""
+
+
 def write_shards(n_stories: int, seed: int, out: str | Path, shard_size: int = 10_000,
                  progress: bool = True, seed_per_shard: bool = False) -> list[Path]:
     """Write stories as JSON-lines shards that ``datasets.load_dataset("json", ...)`` reads.
@@ -169,6 +175,10 @@ def write_shards(n_stories: int, seed: int, out: str | Path, shard_size: int = 1
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    need, free = n_stories * BYTES_PER_STORY, shutil.disk_usage(out).free
+    if need > free:  # refuse up front instead of writing until the disk is full
+        raise DataError(f"{n_stories:,} stories need about {need / 2**30:,.1f} GiB (~{BYTES_PER_STORY:,} bytes each) "
+                        f"but {str(out)!r} has {free / 2**30:,.1f} GiB free; write fewer --n-stories")
     n_shards = max(1, -(-n_stories // shard_size))
     paths = []
     bar = tqdm(total=n_stories, disable=not progress, desc="writing stories", unit=" stories")

@@ -60,7 +60,7 @@ def download(repo_id: str, *, revision: str | None = None) -> Path:
         )
     except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
         raise UnknownModelError(repo_id, [], hint=f"The hub has no such repo or revision ({exc}).") from exc
-    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled):
         reason = "HF_HUB_OFFLINE is set" if offline else "the hub cannot be reached"
         raise HubOfflineError(
             f"hub repo {repo_id!r} is not in the HF cache at {str(cache)!r} and {reason}. Fix: on a "
