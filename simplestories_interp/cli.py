@@ -61,16 +61,26 @@ def run_zoo(args: ZooConfig) -> None:
 
 
 def run_info(args: InfoConfig) -> None:
-    spec = zoo.get_spec(args.name)
+    directory = Path(args.name).expanduser()
+    if directory.is_dir():  # a model folder: its own spec, not a zoo entry
+        from simplestories_interp.zoo.loading import ModelDir, read_spec
+
+        spec, weights = read_spec(ModelDir(directory)), f"local: {directory}"
+    else:
+        spec = zoo.get_spec(args.name)
+        weights = zoo.weights_location(spec)
     facts = {k: v for k, v in dataclasses.asdict(spec).items() if k != "extra"}
     facts.update(spec.extra)
     facts["rotary_dim"] = spec.rotary_dims
     facts["n_params"] = f"{spec.n_params:,}"
-    facts["weights"] = zoo.weights_location(spec)
+    facts["weights"] = weights
     width = max(map(len, facts))
     for key, value in facts.items():
         print(f"{key.ljust(width)}  {value}")
-    print(f"\nload it: ssi.load_model({spec.name!r})")
+    if weights == "not trained yet":  # loading would fail: say how to get weights instead
+        print(f"\ntrain it: ssi train --model {spec.name} --out runs/{spec.name} (docs/training.md)")
+    else:
+        print(f"\nload it: ssi.load_model({str(directory) if directory.is_dir() else spec.name!r})")
 
 
 def run_generate(args: GenerateConfig) -> None:

@@ -27,6 +27,21 @@ def test_zoo_json_and_info(capsys):
     assert {r["name"]: r["params"] for r in rows}["SimpleStories-1.25M"] == 1_245_824
     code, out, _ = run(capsys, "info", "SimpleStories-1.25M-noLN")
     assert code == 0 and "normalization      none" in out and "not trained yet" in out
+    assert "load it" not in out and "train it: ssi train --model SimpleStories-1.25M-noLN" in out
+
+
+def test_info_on_a_model_folder(capsys, tiny_checkpoint):
+    """A model folder is described from its own config (it used to be an unknown zoo name)."""
+    code, out, _ = run(capsys, "info", str(tiny_checkpoint[0]))
+    assert code == 0 and f"local: {tiny_checkpoint[0]}" in out and "load it: ssi.load_model(" in out
+
+
+def test_learned_position_bases_keep_their_names():
+    from simplestories_interp import zoo
+
+    spec = zoo.get_spec("SynthStories-1M-paper-ctx64")
+    assert (spec.name, spec.positional, spec.n_ctx) == ("SynthStories-1M-paper-ctx64", "absolute", 64)
+    assert "learned absolute" not in spec.description
 
 
 def test_generate(capsys, tiny_checkpoint):

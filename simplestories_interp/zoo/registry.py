@@ -126,7 +126,9 @@ class ModelSpec:
         positional = positional or self.positional
         base = self.base or self.name
         name = base + (f"-ctx{n_ctx}" if n_ctx != 512 else "")
-        name += "-abspos" if positional == "absolute" else ""
+        # a base with learned positions (the paper-shape models) keeps its name: -abspos marks a change
+        moved = positional == "absolute" and self.positional != "absolute"
+        name += "-abspos" if moved else ""
         name += "-noLN" if normalization == "none" else ""
         is_base = name == base
         return dataclasses.replace(
@@ -137,7 +139,8 @@ class ModelSpec:
             positional=positional,
             base=base,
             hub_id=self.hub_id if is_base else None,
-            description=self.description if is_base else _variant_description(n_ctx, normalization, positional),
+            description=self.description if is_base else _variant_description(
+                n_ctx, normalization, "absolute" if moved else "rotary"),
         )
 
 
