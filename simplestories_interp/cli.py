@@ -10,6 +10,7 @@ subcommands that need them, so ``ssi zoo`` is instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -338,6 +339,9 @@ class _UsageError(SSIError):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ssi", description="SimpleStories interpretability toolkit.")
     parser.add_argument("--traceback", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="let a hub model whose loader needs trust_remote_code run the hub's code (refused "
+                             "by default)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     groups: dict[str, argparse._SubParsersAction] = {}
     for name, (config, _) in COMMANDS.items():
@@ -374,16 +378,32 @@ def _apply_separator(ns: argparse.Namespace) -> None:
     ns.data = with_separator(ns.data, ns.separator)
 
 
+@contextlib.contextmanager
+def _remote_code_allowed(allowed: bool):
+    """``--trust-remote-code``: load_model reads SSI_TRUST_REMOTE_CODE, for this command only."""
+    before = os.environ.get("SSI_TRUST_REMOTE_CODE")
+    if allowed:
+        os.environ["SSI_TRUST_REMOTE_CODE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SSI_TRUST_REMOTE_CODE", None)
+        else:
+            os.environ["SSI_TRUST_REMOTE_CODE"] = before
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     show_tb = "--traceback" in argv or os.environ.get("SSI_TRACEBACK") == "1"
     warnings.formatwarning = lambda msg, *a, **k: f"ssi: warning: {msg}\n"
     try:
         ns = build_parser().parse_args(argv)
-        _apply_separator(ns)
-        config, run = COMMANDS[ns._command]
-        args = config(**given(ns, config))
-        run(args, ns) if run is run_train else run(args)
+        with _remote_code_allowed(ns.trust_remote_code):
+            _apply_separator(ns)
+            config, run = COMMANDS[ns._command]
+            args = config(**given(ns, config))
+            run(args, ns) if run is run_train else run(args)
     except SSIError as exc:
         if show_tb:
             raise

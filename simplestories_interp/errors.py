@@ -119,6 +119,11 @@ class OutputWouldReplaceError(SSIError, FileExistsError):
     run folder, or a file this library did not write."""
 
 
+class RemoteCodeError(SSIError, RuntimeError):
+    """A model whose loader would run code from the Hugging Face Hub (``trust_remote_code``), refused
+    unless the person asks for it explicitly."""
+
+
 class DiskFullError(SSIError, OSError):
     """The disk filled up while a job was writing (what was written before stays intact)."""
 

@@ -12,8 +12,11 @@ format); a zoo name (its local directory if present, else its hub repo); a hub r
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from simplestories_interp.errors import (
     InvalidArgumentError,
     MissingDirectoryError,
     ModelNotTrainedError,
+    RemoteCodeError,
     UnknownModelError,
 )
 from simplestories_interp.files import readable
@@ -174,6 +178,7 @@ def load_model(
     center_writing_weights: bool = False,
     center_unembed: bool = False,
     revision: str | None = None,
+    trust_remote_code: bool | None = None,
 ) -> HookedTransformer:
     """Load a SimpleStories-style model as a TransformerLens ``HookedTransformer``.
 
@@ -187,6 +192,9 @@ def load_model(
         fold_ln, center_writing_weights, center_unembed: TransformerLens weight processing,
             all off by default so that activations equal the original model's.
         revision: hub revision (branch, tag or commit) for hub repos.
+        trust_remote_code: allow a model that TransformerLens loads with ``trust_remote_code`` (some
+            hub families, e.g. Qwen) to run the hub's code; refused otherwise. ``None``: the
+            ``SSI_TRUST_REMOTE_CODE=1`` environment variable (``ssi --trust-remote-code``).
 
     The tokenizer is attached with ``[EOS]`` as BOS: ``model.to_tokens("once upon a time")``
     starts with id 1 and has no trailing ``[EOS]``.
@@ -195,7 +203,10 @@ def load_model(
         raise InvalidArgumentError(f"n_ctx must be an integer >= 2, got {n_ctx!r}")
     parse_dtype(dtype)  # fail before any download
     if str(name_or_path) in _transformer_lens_names():
-        return _from_transformer_lens(str(name_or_path), device, dtype)
+        if trust_remote_code is None:
+            trust_remote_code = os.environ.get("SSI_TRUST_REMOTE_CODE") == "1"
+        with contextlib.nullcontext() if trust_remote_code else no_remote_code(str(name_or_path)):
+            return _from_transformer_lens(str(name_or_path), device, dtype)
     with readable():
         return _load(name_or_path, device=device, dtype=dtype, n_ctx=n_ctx, rotary_dim=rotary_dim, fold_ln=fold_ln,
                      center_writing_weights=center_writing_weights, center_unembed=center_unembed, revision=revision)
@@ -224,6 +235,39 @@ def _transformer_lens_names() -> set[str]:
     from transformer_lens.loading_from_pretrained import OFFICIAL_MODEL_NAMES
 
     return {n for n in OFFICIAL_MODEL_NAMES if not n.startswith("SimpleStories/")}
+
+
+_REMOTE_CODE_HINT = ("its loader would run code from the Hugging Face Hub (trust_remote_code), which this library "
+                     "never does on its own; if you trust that repository, pass --trust-remote-code (Python: "
+                     "load_model(..., trust_remote_code=True))")
+
+
+@contextlib.contextmanager
+def no_remote_code(name: str) -> Iterator[None]:
+    """Refuse, before any download, every transformers loader call that asks for ``trust_remote_code``
+    while TransformerLens loads ``name`` (it sets it for some families on its own)."""
+    import transformers
+    from transformer_lens.loading_from_pretrained import NEED_REMOTE_CODE_MODELS
+
+    if name.startswith(NEED_REMOTE_CODE_MODELS):
+        raise RemoteCodeError(f"model {name!r} is refused: {_REMOTE_CODE_HINT}")
+    classes = (transformers.AutoConfig, transformers.AutoModelForCausalLM, transformers.AutoTokenizer)
+    originals = [cls.__dict__["from_pretrained"] for cls in classes]
+
+    def guard(original):
+        def from_pretrained(cls, *args, **kwargs):
+            if kwargs.get("trust_remote_code"):
+                raise RemoteCodeError(f"model {name!r} is refused: {_REMOTE_CODE_HINT}")
+            return original.__func__(cls, *args, **kwargs)
+        return classmethod(from_pretrained)
+
+    for cls, original in zip(classes, originals, strict=True):
+        cls.from_pretrained = guard(original)
+    try:
+        yield
+    finally:
+        for cls, original in zip(classes, originals, strict=True):
+            cls.from_pretrained = original
 
 
 def _from_transformer_lens(name: str, device, dtype) -> HookedTransformer:

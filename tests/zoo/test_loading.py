@@ -238,3 +238,36 @@ def test_corrupt_config(tiny_checkpoint):
 
     with pytest.raises(UnsupportedArchitectureError, match="gpt2"):
         ssi.load_model(tiny_checkpoint[0])
+
+
+def test_models_that_need_remote_code_are_refused(monkeypatch):
+    """TransformerLens sets trust_remote_code for some hub families; the library refuses before any download
+    unless asked (issue 25), and lets the loader run when the person passes it explicitly."""
+    import transformers
+    from transformer_lens import HookedTransformer
+
+    from simplestories_interp.cli import main
+    from simplestories_interp.errors import RemoteCodeError
+    from simplestories_interp.zoo import loading
+
+    calls = []
+
+    def tl_loader(name, **kwargs):  # what TransformerLens does for such a family
+        calls.append(name)
+        transformers.AutoConfig.from_pretrained(name, trust_remote_code=True)
+
+    monkeypatch.setattr(loading, "_transformer_lens_names", lambda: {"acme/remote-7b", "Qwen/Qwen-7B"})
+    monkeypatch.setattr(loading.hub, "is_offline", lambda: False)
+    monkeypatch.setattr(HookedTransformer, "from_pretrained_no_processing", tl_loader)
+    original = transformers.AutoConfig.__dict__["from_pretrained"]
+    with pytest.raises(RemoteCodeError, match="trust_remote_code"):
+        ssi.load_model("acme/remote-7b")
+    with pytest.raises(RemoteCodeError, match="--trust-remote-code"):
+        ssi.load_model("Qwen/Qwen-7B")  # listed by TransformerLens as needing remote code: refused up front
+    assert calls == ["acme/remote-7b"] and transformers.AutoConfig.__dict__["from_pretrained"] is original
+    assert main(["generate", "acme/remote-7b"]) == 2
+    seen = []
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained",
+                        classmethod(lambda cls, name, **kw: seen.append(kw.get("trust_remote_code"))))
+    assert ssi.load_model("acme/remote-7b", trust_remote_code=True) is None  # the fake loader ran, unguarded
+    assert seen == [True]
