@@ -22,7 +22,7 @@ from pathlib import Path
 from simplestories_interp import zoo
 from simplestories_interp.analysis.config import CacheConfig, HeadConfig, NeuronConfig
 from simplestories_interp.data.config import StatsConfig, SynthConfig
-from simplestories_interp.dataclass_args import add_dataclass_args, given
+from simplestories_interp.dataclass_args import add_dataclass_args, given, merge_model_forms
 from simplestories_interp.errors import DataError, InvalidArgumentError, SSIError, did_you_mean
 from simplestories_interp.report.config import ContextLengthConfig, FigureConfig, NormFreeConfig
 from simplestories_interp.sae.config import (
@@ -399,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = lambda msg, *a, **k: f"ssi: warning: {msg}\n"
     try:
         ns = build_parser().parse_args(argv)
+        merge_model_forms(ns)
         with _remote_code_allowed(ns.trust_remote_code):
             _apply_separator(ns)
             config, run = COMMANDS[ns._command]

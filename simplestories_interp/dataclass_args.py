@@ -66,8 +66,30 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
             if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
                 kwargs["nargs"] = "?"
             parser.add_argument(f.name, default=argparse.SUPPRESS, **kwargs)
+            if f.name == "model":  # one rule for every command: MODEL or --model
+                parser.add_argument("--model", dest=MODEL_OPTION, metavar="MODEL", default=argparse.SUPPRESS, type=str,
+                                    help="the same as the positional MODEL")
         else:
             parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=argparse.SUPPRESS, **kwargs)
+            if f.name == "model":
+                parser.add_argument(MODEL_OPTION, nargs="?", metavar="MODEL", default=argparse.SUPPRESS, type=str,
+                                    help="the same as --model")
+
+
+MODEL_OPTION = "model_elsewhere"
+"""Where the second form of the model argument lands (``--model`` beside a positional MODEL, or the
+positional beside ``--model``), merged into ``model`` by :func:`merge_model_forms`."""
+
+
+def merge_model_forms(ns: argparse.Namespace) -> None:
+    """Every command takes its model as ``MODEL`` or ``--model MODEL``; the two must not disagree."""
+    other = vars(ns).pop(MODEL_OPTION, None)
+    if other is None:
+        return
+    if getattr(ns, "model", other) != other:
+        raise ConfigError(f"the model is given twice ({ns.model!r} and {other!r}); give it once, as MODEL or "
+                          "--model MODEL")
+    ns.model = other
 
 
 def given(ns: argparse.Namespace, cls: type) -> dict:

@@ -171,3 +171,20 @@ def test_only_library_errors_become_one_line(capsys, monkeypatch):
 def test_config_errors_are_library_errors(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
     assert code == 2 and needle in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("command", ["generate", "cache", "neurons", "heads", "noln", "train", "sae train"])
+def test_every_command_takes_the_model_both_ways(command):
+    """One rule for naming the model: MODEL or --model MODEL, in every subcommand (and both must agree)."""
+    from simplestories_interp.cli import build_parser
+    from simplestories_interp.dataclass_args import merge_model_forms
+    from simplestories_interp.errors import ConfigError
+
+    words = command.split()
+    for argv in ([*words, "SynthStories-1L"], [*words, "--model", "SynthStories-1L"]):
+        ns = build_parser().parse_args(argv)
+        merge_model_forms(ns)
+        assert ns.model == "SynthStories-1L", argv
+    ns = build_parser().parse_args([*words, "SynthStories-1L", "--model", "SynthStories-1.25M"])
+    with pytest.raises(ConfigError, match="given twice"):
+        merge_model_forms(ns)
