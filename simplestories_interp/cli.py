@@ -400,6 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ns = build_parser().parse_args(argv)
         merge_model_forms(ns)
+        if isinstance(getattr(ns, "model", None), str):
+            zoo.check_model_name(ns.model)  # a misspelled zoo name fails in well under a second
         with _remote_code_allowed(ns.trust_remote_code):
             _apply_separator(ns)
             config, run = COMMANDS[ns._command]

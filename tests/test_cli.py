@@ -188,3 +188,17 @@ def test_every_command_takes_the_model_both_ways(command):
     ns = build_parser().parse_args([*words, "SynthStories-1L", "--model", "SynthStories-1.25M"])
     with pytest.raises(ConfigError, match="given twice"):
         merge_model_forms(ns)
+
+
+def test_a_misspelled_zoo_name_is_refused_before_torch_loads():
+    """It used to take ~6 s (torch and TransformerLens imported first); now the process never imports torch."""
+    import subprocess
+    import sys
+    import time
+
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "simplestories_interp", "heads", "SynthStories-1LL"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "Did you mean 'SynthStories-1L'" in out.stderr
+    assert "| torch\n" not in out.stderr and " torch\n" not in out.stderr.replace("|", "")
+    assert time.perf_counter() - start < 30

@@ -283,6 +283,18 @@ def is_zoo_name(name: str) -> bool:
     return True
 
 
+_FAMILIES = ("SimpleStories", "SynthStories")
+
+
+def check_model_name(name: str) -> None:
+    """Refuse, before torch loads, a name that can only be a misspelled zoo entry: it starts like the
+    zoo's families but is neither an entry, a variant nor a folder (anything else may be a hub repo or
+    a TransformerLens name, which only the loader can tell)."""
+    if name.startswith(_FAMILIES) and "/" not in name and not is_zoo_name(name) and not Path(name).exists() \
+            and not any((root / name).is_dir() for root in model_search_path()):
+        raise UnknownModelError(name, names() + [n + "-noLN" for n in names()])
+
+
 def spec_for_hub_id(hub_id: str) -> ModelSpec | None:
     """The entry whose weights live in ``hub_id`` (so n_ctx comes from the zoo)."""
     return next((s for s in _REGISTRY.values() if s.hub_id == hub_id), None)
