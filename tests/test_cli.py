@@ -197,8 +197,8 @@ def test_a_misspelled_zoo_name_is_refused_before_torch_loads():
     import time
 
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "simplestories_interp", "heads", "SynthStories-1LL"],
-                         capture_output=True, text=True, timeout=120)
+    argv = [sys.executable, "-X", "importtime", "-m", "simplestories_interp", "heads", "SynthStories-1LL"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "Did you mean 'SynthStories-1L'" in out.stderr
     assert "| torch\n" not in out.stderr and " torch\n" not in out.stderr.replace("|", "")
     assert time.perf_counter() - start < 30

@@ -23,6 +23,7 @@ from simplestories_interp.zoo.registry import (
 )
 
 __all__ = [
-    "DEFAULT_MODEL", "SHIPPED_MODELS_DIR", "ModelSpec", "check_model_name", "entries", "get_spec", "is_zoo_name", "local_dir",
+    "DEFAULT_MODEL", "SHIPPED_MODELS_DIR", "ModelSpec", "check_model_name",
+    "entries", "get_spec", "is_zoo_name", "local_dir",
     "model_search_path", "names", "register", "spec_for_hub_id", "weights_location",
 ]
