@@ -235,7 +235,7 @@ def run_sae_sweep(args: SAESweepConfig) -> None:
     for out in train_saes(args.runs()):
         metrics = json.loads((out / "metrics.json").read_text())
         print("\t".join((out.name, *(f"{metrics[k]:.4f}" for k in keys))))
-    print(f"SAEs written to {args.out}/ (sae_lens.SAE.load_from_disk or ssi.load_sae)")
+    print(f"SAEs written to {Path(args.out)}/ (sae_lens.SAE.load_from_disk or ssi.load_sae)")
 
 
 def run_sae_eval(args: SAEEvalConfig) -> None:
@@ -264,7 +264,9 @@ def run_noln(args) -> None:
 
     out = remove_norms(args)
     report = json.loads((out / "noln_report.json").read_text())
-    print({k: v for k, v in report.items() if k != "sites"})
+    for key, value in report.items():
+        if key != "sites":
+            print(f"{key}: {round(value, 4) if isinstance(value, float) else value}")
     print(f"norm-free model written to {out}")
 
 

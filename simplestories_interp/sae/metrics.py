@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from simplestories_interp.analysis.hooks import run_hooks, stop_layer
@@ -129,7 +130,7 @@ def firing_counts(model: HookedTransformer, sae, hook: str, rows: np.ndarray,
     device = next(model.parameters()).device
     stop = stop_layer(model, [hook])
     fires, n = 0, 0
-    for i in range(0, len(rows), batch_size):
+    for i in tqdm(range(0, len(rows), batch_size), desc="SAE density sample", unit=" batches", leave=False):
         x = run_hooks(model, torch.from_numpy(rows[i:i + batch_size]).to(device), [hook], stop)[hook].float()
         fires = fires + (sae.encode(x) != 0).sum(0)
         n += len(x)
@@ -147,7 +148,7 @@ def evaluate_sae(model: HookedTransformer, sae, hook: str, rows: np.ndarray, bat
     stop = stop_layer(model, [hook])
     sums: dict[str, float] = {}
     fires, n_tokens, xs, x_hats = None, 0, [], []
-    for i in range(0, len(rows), batch_size):
+    for i in tqdm(range(0, len(rows), batch_size), desc="evaluating SAE", unit=" batches", leave=False):
         tokens = torch.from_numpy(rows[i:i + batch_size]).to(device)
         x = run_hooks(model, tokens, [hook], stop)[hook].float()
         rec = reconstruction(sae, x)
