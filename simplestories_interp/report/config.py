@@ -16,6 +16,9 @@ POSITION_BUCKETS: tuple[tuple[int, int], ...] = ((0, 64), (64, 128), (128, 256),
 LONG_CONTEXT_MODEL = "SynthStories-1.25M-long"
 SHORT_CONTEXT_MODELS = ("SynthStories-1.25M-long-ctx64", "SynthStories-1.25M-long-ctx128")
 
+DEFAULT_NEURON_MODEL = "SynthStories-1M-paper"
+"""The paper's Fig. 21 model shape (8 layers, d_model 64): its index-picked neurons have roles as the paper's
+do, and its neurons beat random directions in more layers than SynthStories-1.25M's (docs/neurons.md)."""
 DEFAULT_HEAD_MODEL = "SynthStories-1L-1024"
 """The paper-scale 1-layer model (GPU-trained, learned positions): it has the paper's positional head."""
 # Our own paragraph of the same shape as the paper's Fig. 19/20 example.
@@ -39,8 +42,9 @@ class FigureConfig:
     head_rows: Literal["story", "packed"] = "story"
     """story: head statistics over one story per row from position 0, as the paper reads stories;
     packed: rows of n_ctx tokens as in training, earlier stories in view."""
-    neuron_model: str = DEFAULT_MODEL
-    """Model for the neuron figure (the paper used a ~1M-parameter, 8-layer model)."""
+    neuron_model: str = DEFAULT_NEURON_MODEL
+    """Model for the neuron figure (the paper used a ~1M-parameter, 8-layer model of hidden size 64, the
+    default's shape; SynthStories-1.25M is the 4-layer alternative, docs/neurons.md compares them)."""
     text: str = DEFAULT_TEXT
     """Paragraph shown in the attention figures (any text)."""
     data: str = "synthetic:2023"
