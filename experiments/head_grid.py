@@ -91,21 +91,26 @@ def paper_corpus(data: Path, toy: bool = False) -> Path:
     return data
 
 
+def train_variant(name: str, base: str, arch: dict, recipe: dict, work: Path) -> Path:
+    """Train ``base`` with ``arch`` changes by ``recipe`` into ``work/name`` (or reuse a finished run)."""
+    model = base
+    if arch:
+        model = f"{base}-{name}"
+        zoo.register(dataclasses.replace(zoo.get_spec(base), name=model, base=model, **arch), overwrite=True)
+    run = work / name
+    if not (run / "model").is_dir():
+        cfg = ssi.load_config(**{**recipe, "model": model, "out": str(run)})
+        ssi.train(cfg, resume=(run / "checkpoints").is_dir(), command=f"python experiments/head_grid.py ({name})")
+    return run / "model"
+
+
 def paper_model_dir(name: str, work: Path, data: Path, device: str | None, toy: bool, retrain: bool) -> Path:
     """The shipped paper-scale model for ``paper`` (unless ``retrain``), else train the variant on ``data``."""
     if name == "paper" and not (toy or retrain):
         return zoo.local_dir(zoo.get_spec(PAPER))
-    model = PAPER
-    if toy:
-        model = f"{PAPER}-toy"
-        zoo.register(dataclasses.replace(zoo.get_spec(PAPER), name=model, base=model, **TOY_ARCH), overwrite=True)
-    run = work / name
-    if not (run / "model").is_dir():
-        recipe = {**PAPER_RECIPE, **(TOY_RECIPE if toy else {}), **PAPER_VARIANTS[name]}
-        cfg = ssi.load_config(**{**recipe, "model": model, "data": str(paper_corpus(data, toy)), "out": str(run),
-                                 "device": device})
-        ssi.train(cfg, resume=(run / "checkpoints").is_dir(), command=f"python experiments/head_grid.py ({name})")
-    return run / "model"
+    recipe = {**PAPER_RECIPE, **(TOY_RECIPE if toy else {}), **PAPER_VARIANTS[name], "device": device}
+    recipe["data"] = str(paper_corpus(data, toy))
+    return train_variant(name, PAPER, TOY_ARCH if toy else {}, recipe, work)
 
 
 def model_dir(name: str, work: Path, device: str | None = None) -> Path:
@@ -113,15 +118,7 @@ def model_dir(name: str, work: Path, device: str | None = None) -> Path:
     if name == "base":
         return zoo.local_dir(zoo.get_spec(BASE))
     arch, training = VARIANTS[name]
-    model = BASE
-    if arch:
-        model = f"{BASE}-{name}"
-        zoo.register(dataclasses.replace(zoo.get_spec(BASE), name=model, base=model, **arch), overwrite=True)
-    run = work / name
-    if not (run / "model").is_dir():
-        cfg = ssi.load_config(**{**RECIPE, **training, "model": model, "out": str(run), "device": device})
-        ssi.train(cfg, resume=(run / "checkpoints").is_dir(), command=f"python experiments/head_grid.py ({name})")
-    return run / "model"
+    return train_variant(name, BASE, arch, {**RECIPE, **training, "device": device}, work)
 
 
 def head_record(s: HeadStats) -> dict:

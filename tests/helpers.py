@@ -50,3 +50,14 @@ def build_hf_cache(cache: Path, repo_id: str, source: Path, revision: str = "0" 
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
     return snapshot
+
+
+def experiment(name: str):
+    """The module of ``experiments/NAME.py`` (the scripts are not a package), loaded afresh."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,24 +1,14 @@
 """experiments/head_grid.py: its variants are valid architectures and its measurement runs."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 from simplestories_interp import zoo
 from simplestories_interp.zoo.formats import save_native
-
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "head_grid.py"
-
-
-def _grid():
-    spec = importlib.util.spec_from_file_location("head_grid", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import experiment
 
 
 def test_variants_change_one_factor_each():
-    grid = _grid()
+    grid = experiment("head_grid")
     base = zoo.get_spec(grid.BASE)
     for name, (arch, training) in grid.VARIANTS.items():
         changed = zoo.ModelSpec(**{**{f: getattr(base, f) for f in ("name", "n_layers", "d_model", "n_heads",
@@ -37,7 +27,7 @@ def test_variants_change_one_factor_each():
 
 
 def test_measure_and_table(tiny_model, tmp_path):
-    grid = _grid()
+    grid = experiment("head_grid")
     directory = save_native(tiny_model, tmp_path / "tiny", training={"final": {"val_loss": 1.5, "tokens": 1000}})
     result = grid.measure("tiny", directory, n_stories=4)
     assert result["val_loss"] == 1.5 and len(result["heads"]) == tiny_model.cfg.n_heads * tiny_model.cfg.n_layers
@@ -52,7 +42,7 @@ def test_measure_and_table(tiny_model, tmp_path):
 
 
 def test_paper_variants_are_the_gpu_recipe():
-    grid = _grid()
+    grid = experiment("head_grid")
     recipe = grid.PAPER_RECIPE
     assert recipe["max_steps"] * recipe["batch_size"] * 511 == 155_769_152  # the shipped model's tokens (targets)
     assert (recipe["positional"], recipe["attn_scale"]) == ("absolute", "none")
@@ -63,7 +53,7 @@ def test_paper_variants_are_the_gpu_recipe():
 
 def test_paper_path_at_toy_size(tmp_path):
     """The paper variants' code path on a CPU: seeded shards written, trained, measured both ways."""
-    grid = _grid()
+    grid = experiment("head_grid")
     grid.main(["--variants", "paper-rope", "--toy", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"),
                "--data", str(tmp_path / "corpus"), "--n-stories", "4", "--device", "cpu"])
     shards = sorted((tmp_path / "corpus").glob("*.jsonl"))

@@ -1,23 +1,13 @@
 """experiments/neuron_models.py: the paper's Fig. 21 picks and the neuron-vs-random table per model."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 from simplestories_interp.zoo.formats import save_native
-
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "neuron_models.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("neuron_models", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import experiment
 
 
 def test_measure_a_model(tiny_model, tmp_path):
-    script = _script()
+    script = experiment("neuron_models")
     directory = save_native(tiny_model, tmp_path / "tiny")
     script.main(["--models", str(directory), "--n-stories", "6", "--seeds", "0", "1", "--out", str(tmp_path / "out")])
     (result,) = json.loads((tmp_path / "out" / "results.json").read_text())
