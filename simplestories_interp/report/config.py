@@ -120,8 +120,9 @@ class NormFreeConfig:
     """Output directory (index.html, summary.txt, results.json, the SAEs)."""
     model: str = DEFAULT_MODEL
     """The normalised model (DLA, SAEs, neurons, probes); its twin is ``MODEL-noLN``."""
-    head_model: str = DEFAULT_HEAD_MODEL
-    """The 1-layer normalised model whose heads are compared with its twin's (``none`` to skip)."""
+    head_model: str = "SynthStories-1L"
+    """The 1-layer normalised model whose heads are compared with its twin's (``none`` to skip); the
+    CPU-trainable one, which has a shipped twin (SynthStories-1L-noLN)."""
     data: str = "synthetic:2023"
     """Held-out annotated stories every measure reads (roles and labels need the synthetic corpus)."""
     stories: int = 300
