@@ -78,6 +78,14 @@ def written_here(path: Path) -> bool:
         return False
 
 
+def _artifact_kind(folder: Path) -> str | None:
+    """The kind of artifact ``folder`` holds, counting only folders ssi claimed or that hold weights or
+    shards (a project folder with a config.json of its own is not a model)."""
+    if (folder / KIND_FILE).is_file() or any(folder.glob("*.safetensors")):
+        return folder_kind(folder)
+    return None
+
+
 def _inputs_hit(path: Path, inputs) -> str | None:
     for source in inputs:
         text = str(source or "").split("::")[0]
@@ -101,7 +109,7 @@ def ensure_file_target(path: str | Path, what: str = "--out", inputs=()) -> Path
     if hit is not None:
         raise OutputWouldReplaceError(f"{what} {str(path)!r} would overwrite {hit!r}, an input of this command; "
                                       f"write the page elsewhere, e.g. {what} page.html")
-    kind = next((k for folder in list(resolved.parents)[:2] if (k := folder_kind(folder)) in _PROTECTED_KINDS),
+    kind = next((k for folder in list(resolved.parents)[:2] if (k := _artifact_kind(folder)) in _PROTECTED_KINDS),
                 None)
     if kind is not None:
         raise OutputWouldReplaceError(f"{what} {str(path)!r} is inside {_a(kind)} folder, whose files an output "

@@ -108,6 +108,7 @@ def world(tmp_path_factory, tokenizer_factory):
     (w / "stories.txt").write_text("Once upon a time, a girl named Sue had a kite.\n\nTom saw a dog.\n")
     (w / "store").mkdir()
     (w / "store" / "manifest.json").write_text("{}")
+    (w / "store" / "shard_00000.safetensors").write_bytes(b"")
     (w / "train_run").mkdir()
     (w / "train_run" / "config.yaml").write_text("model: SynthStories-1.25M\n")
     meta = {"model_name": str(model), "hook_name": "blocks.0.hook_resid_post", "context_size": 64,
@@ -266,6 +267,8 @@ def test_pages_the_library_wrote_are_replaced_atomically(tmp_path, monkeypatch):
         views.write(page, views.page("second", "<p>new</p>" * 1000))
     monkeypatch.setattr(Path, "write_text", real)
     assert "<p>old</p>" in page.read_text() and page.read_text().endswith("</html>")
+    (tmp_path / "config.json").write_text("{}")  # a project folder with a config.json is not a model folder
+    assert ensure_file_target(tmp_path / "other.html") == tmp_path / "other.html"
 
 
 def test_an_incomplete_store_is_refused_and_verify_says_so(capsys, world, tmp_path):
