@@ -146,7 +146,8 @@ def head_figures(cfg: FigureConfig, out: Path, report: Report) -> list[HeadStats
                    "(-1 = previous token). Criteria: docs/heads.md.",
                    th.class_grid(records, *shape),
                    f"{len(positional)} positional head(s) at offsets {offsets or 'none'} and {len(semantic)} semantic "
-                   f"head(s) over {data}.", "heads_heatmap.html")
+                   f"head(s), {sum((s.entity_lift or 0) >= 1.5 for s in semantic)} of them seeking entities (entity "
+                   f"lift >= 1.5), over {data}.", "heads_heatmap.html")
     tokens, patterns = th.sentence_patterns(model, cfg.text)
     kinds = paragraph_entities(cfg.text, tokens, model.tokenizer)
     near = fig19_heads(layer0)

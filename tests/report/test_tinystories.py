@@ -8,6 +8,11 @@ from simplestories_interp.cli import main
 def test_reproduce_tinystories_on_tiny_models(tiny_report):
     code, summary, report = tiny_report
     assert code == 0 and "positional head(s)" in summary
+    heads_json = json.loads((report / "heads.json").read_text())
+    n_pos = sum(h["head_class"] == "positional" and h["layer"] == 0 for h in heads_json)
+    n_sem = sum(h["head_class"] == "semantic" and h["layer"] == 0 for h in heads_json)
+    assert f"{n_pos} positional head(s) in layer 0" in summary and f", {n_sem} semantic;" in summary
+    assert "of them seeking entities" in (report / "index.html").read_text()
     index = (report / "index.html").read_text()
     for page in ("fig19_positional_heads.html", "fig20_semantic_heads.html", "heads_heatmap.html",
                  "fig21_neurons.html", "summary.txt", "neuron_control.json"):
