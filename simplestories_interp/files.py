@@ -197,14 +197,28 @@ def readable() -> Iterator[None]:
                                     "damaged: make it readable (chmod u+r) or run as its owner") from exc
 
 
+# How writers that are not Python's own (safetensors' Rust core, torch's C++ stream) word a full disk.
+_FULL_DISK_WORDS = ("no space left on device", "os error 28", "disk quota exceeded", "os error 122")
+
+
 def _is_disk_full(exc: BaseException, where: Path) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
-    # torch.save and safetensors report a full disk as a RuntimeError about a failed write.
+    if any(words in str(exc).lower() for words in _FULL_DISK_WORDS):
+        return True
+    # torch.save reports a full disk as a RuntimeError about a failed write, without the OS's words.
     if isinstance(exc, RuntimeError) and "writ" in str(exc).lower():
         with contextlib.suppress(OSError):
             return shutil.disk_usage(where).free < 64 * 2**20
     return False
+
+
+def _visible(path: Path) -> Path:
+    """``path`` up to its first temporary part (``.step_0000002.tmpXYZ``): the name a person chose."""
+    parts = path.parts
+    cut = next((i for i, part in enumerate(parts) if part.startswith(".") and ".tmp" in part), len(parts))
+    shown = Path(*parts[:cut]) if cut else path
+    return shown.with_name(shown.name.removesuffix(".tmp")) if shown.name.endswith(".tmp") else shown
 
 
 @contextlib.contextmanager
@@ -212,9 +226,10 @@ def disk_errors(where: str | Path) -> Iterator[None]:
     """Report a full disk while writing under ``where`` as :class:`DiskFullError`."""
     try:
         yield
-    except (OSError, RuntimeError) as exc:
-        if _is_disk_full(exc, Path(where)):
-            raise DiskFullError(f"no space left on device while writing {str(where)!r}; free some space or "
+    except Exception as exc:  # safetensors raises its own SafetensorError, neither OSError nor RuntimeError
+        if not isinstance(exc, DiskFullError) and _is_disk_full(exc, Path(where)):
+            shown = str(_visible(Path(where)))
+            raise DiskFullError(f"no space left on device while writing {shown!r}; free some space or "
                                 "choose another --out, then rerun the same command (it resumes)") from exc
         raise
 

@@ -246,6 +246,38 @@ def test_missing_n_ctx_in_training_config_falls_back(capsys, world, tmp_path):
     assert code == 0, capsys.readouterr().err
 
 
+FULL_DISK_JOBS = {
+    "train": "train --model SynthStories-1.25M --n-ctx 32 --n-stories 60 --vocab-size 300 --batch-size 2 "
+             "--max-steps 2 --checkpoint-every 1 --device cpu --out {w}/full_train",
+    "cache": "cache {model} --hooks blocks.0.hook_resid_post --data {w}/long.txt --rows-per-shard 1 "
+             "--out {w}/full_store",
+    "sae-train": "sae train --store {w}/good_store --model {model} --hook blocks.0.hook_resid_post --tokens 256 "
+                 "--batch-size 64 --d-sae 32 --k 4 --checkpoint-every 1 --out {w}/full_sae",
+}
+
+
+@pytest.mark.parametrize("job", list(FULL_DISK_JOBS))
+def test_full_disk_in_long_jobs_is_one_line(capsys, world, monkeypatch, job):
+    """safetensors words a full disk as its own SafetensorError (neither OSError nor RuntimeError): the jobs
+    that write weights (train, cache, sae train) used to end in that traceback."""
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    monkeypatch.setenv("SSI_CACHE_DIR", str(world / "cache"))
+    (world / "long.txt").write_text("Once upon a time, a girl named Sue had a red kite. " * 40 + "\n")
+    if job == "sae-train" and not (world / "good_store").exists():
+        assert main(argv_of(FULL_DISK_JOBS["cache"].replace("full_store", "good_store"), world)) == 0
+    capsys.readouterr()
+
+    def full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    code, err, seconds = run(capsys, argv_of(FULL_DISK_JOBS[job], world))
+    assert_one_line_error(code, err, seconds, "no space left on device while writing")
+    assert ".tmp" not in err.split("ssi: error:")[1]  # names the --out a person chose, not a temporary file
+
+
 def test_pages_the_library_wrote_are_replaced_atomically(tmp_path, monkeypatch):
     """A page ssi wrote may be replaced; a write that fails (full disk) leaves the old page whole."""
     import errno

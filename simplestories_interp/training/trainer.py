@@ -329,7 +329,8 @@ def _loop(run: Run, end: int) -> None:
 def _log(record: dict, metrics, bar, logger) -> None:
     metrics.write(json.dumps(record) + "\n")
     metrics.flush()
-    bar.set_postfix(loss=f"{record.get('loss', float('nan')):.3f}")
+    # A validation-only record (eval_every < log_every) has no training loss to show.
+    bar.set_postfix({k: f"{record[k]:.3f}" for k in ("loss", "val_loss") if record.get(k) is not None})
     if logger:
         logger.log(record, step=record["step"])
 
