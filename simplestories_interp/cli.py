@@ -24,6 +24,7 @@ from simplestories_interp.analysis.config import CacheConfig, HeadConfig, Neuron
 from simplestories_interp.data.config import StatsConfig, SynthConfig
 from simplestories_interp.dataclass_args import add_dataclass_args, given, merge_model_forms
 from simplestories_interp.errors import DataError, InvalidArgumentError, SSIError, did_you_mean
+from simplestories_interp.files import require_utf8
 from simplestories_interp.report.config import ContextLengthConfig, FigureConfig, NormFreeConfig
 from simplestories_interp.sae.config import (
     SAEConfig,
@@ -352,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     show_tb = "--traceback" in argv or os.environ.get("SSI_TRACEBACK") == "1"
     warnings.formatwarning = lambda msg, *a, **k: f"ssi: warning: {msg}\n"
     try:
+        for arg in argv:
+            require_utf8(arg, "command-line argument")
         ns = build_parser().parse_args(argv)
         merge_model_forms(ns)
         if isinstance(getattr(ns, "model", None), str):

@@ -29,6 +29,17 @@ def did_you_mean(value: str, candidates: Iterable[str]) -> str:
     return " Did you mean " + " or ".join(repr(m) for m in matches) + "?"
 
 
+def require_positive(name: str, value, *, allow_none: bool = False) -> None:
+    """The one check of a positive whole-number argument of a Python API function (``batch_size``,
+    ``n_stories``, ...); configs check theirs in ``__post_init__``."""
+    import numbers
+
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
+
+
 class SSIError(Exception):
     """Base class of every error raised by simplestories_interp on bad input."""
 
@@ -130,3 +141,7 @@ class DiskFullError(SSIError, OSError):
 
 class PermissionDeniedError(SSIError, PermissionError):
     """A file or folder the process may not read or write (the data is intact; fix its permissions)."""
+
+
+class TooLargeError(SSIError, MemoryError):
+    """A size (batch, SAE width) whose memory would exceed what the device has free, refused before allocating."""

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from simplestories_interp.errors import (
     DiskFullError,
+    InvalidArgumentError,
     MissingDirectoryError,
     OutputInUseError,
     OutputWouldReplaceError,
@@ -31,9 +32,26 @@ from simplestories_interp.errors import (
 )
 
 
+def require_utf8(text: str, what: str) -> str:
+    """``text`` if it is valid UTF-8; Python keeps undecodable bytes of argv and file names as lone
+    surrogates, which fail only later, when the text is tokenised or written into a JSON card."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = ord(text[exc.start]) - 0xDC00 if 0xDC80 <= ord(text[exc.start]) <= 0xDCFF else ord(text[exc.start])
+        shown = text.encode("utf-8", "surrogateescape" if 0xDC80 <= ord(text[exc.start]) <= 0xDCFF else "replace")
+        raise InvalidArgumentError(f"{what} {shown!r} is not valid UTF-8 (byte {byte:#04x} at character "
+                                   f"{exc.start}); ssi reads and writes text and file names as UTF-8: retype it, "
+                                   "or rename the file with a UTF-8 name") from None
+    return text
+
+
 def output_path(path: str | Path, what: str = "--out") -> Path:
-    """``path`` as a Path with ``~`` expanded; refuses an empty path and an unknown ``~user``."""
-    text = str(path)
+    """``path`` as a Path with ``~`` expanded; refuses an empty path, an unknown ``~user`` and a name
+    that is not UTF-8 (refused before the work, not at the export after it)."""
+    if path is None:  # str(None) would make a folder named "None"
+        raise MissingDirectoryError(f"{what} must name a folder, got None; e.g. {what} runs/my_run")
+    text = require_utf8(str(path), what)
     if not text.strip():
         raise MissingDirectoryError(f"{what} must name a folder, got {text!r}; e.g. {what} runs/my_run")
     try:

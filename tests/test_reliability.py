@@ -76,6 +76,11 @@ CASES = [
     ("train-beta1-one", "train --beta1 1.0", "--beta1 must be at least 0 and below 1, got 1.0"),
     ("train-seed-huge", "train --seed 9223372036854775808", "--seed must be below 2**63"),
     ("synth-fills-the-disk", "data synth --n-stories 9000000000000 --out {w}/huge", "GiB free; write fewer"),
+    # sizes that cannot fit, refused before allocating (issue 25)
+    ("train-batch-too-large", "train --batch-size 100000000 --max-steps 2 --out {w}/big_train", "GiB of memory"),
+    ("noln-batch-too-large", "noln {model} --batch-size 100000000 --out {w}/big_noln", "lower --batch-size"),
+    ("sae-d-sae-too-large", "sae train --model {model} --hook blocks.0.hook_resid_post --data {w}/stories.txt "
+     "--d-sae 100000000 --out {w}/big_sae", "lower --d-sae"),
     ("option-prefix", "train --max-step 5", "unrecognized arguments: --max-step"),
     ("unknown-subcommand", "sae trian", "invalid choice: 'trian'"),
 ]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,8 +41,10 @@ from simplestories_interp.errors import (
     InvalidArgumentError,
     MissingDirectoryError,
     UnknownHookError,
+    require_positive,
 )
 from simplestories_interp.files import atomic_write_text, claim_output, save_weights
+from simplestories_interp.zoo.loading import as_model
 
 MANIFEST = "manifest.json"
 
@@ -97,11 +98,6 @@ def _sha256_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
-
-
 # [batch, pos, head, d_head] hooks: stored flattened, one n_heads * d_head vector per token.
 PER_HEAD_HOOKS = ("hook_z", "hook_q", "hook_k", "hook_v", "hook_result")
 
@@ -128,7 +124,7 @@ def _check_token_shaped(model: HookedTransformer, hooks: Sequence[str], stop: in
 
 
 def cache_activations(
-    model: HookedTransformer,
+    model: HookedTransformer | str,
     hooks: Sequence[str] | str,
     out: str | Path,
     *,
@@ -139,14 +135,18 @@ def cache_activations(
     dtype: str | torch.dtype = "float32",
     progress: bool = True,
 ) -> ActivationStore:
-    """Cache ``hooks`` of ``model`` over ``n_stories`` stories of ``source`` into ``out``.
+    """Cache ``hooks`` of ``model`` (loaded, or a name or folder to load) over ``n_stories`` stories of
+    ``source`` into ``out``.
 
     Resumes automatically when ``out`` holds a partial store written with the same settings (the
     shards it keeps are verified first). Everything is checked before anything is written: a
     bad argument or a hook that is not ``[batch, pos, d]`` leaves no trace on disk.
     """
-    _positive("batch_size", batch_size)
-    _positive("rows_per_shard", rows_per_shard)
+    model = as_model(model)
+    for name, value in (("batch_size", batch_size), ("rows_per_shard", rows_per_shard), ("n_stories", n_stories)):
+        require_positive(name, value, allow_none=name == "n_stories")
+    if out is None or not str(out).strip():
+        raise MissingDirectoryError(f"out must name the store's folder, got {out!r}; e.g. out='activations'")
     hooks = parse_hooks(model, [hooks] if isinstance(hooks, str) else hooks)
     torch_dtype = parse_dtype(dtype)
     stop, device = stop_layer(model, hooks), next(model.parameters()).device

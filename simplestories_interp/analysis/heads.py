@@ -41,7 +41,8 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from simplestories_interp.data.rows import Rows, build_rows, entity_ids, is_semantic_role
-from simplestories_interp.errors import ConfigError, InvalidArgumentError, did_you_mean
+from simplestories_interp.errors import ConfigError, InvalidArgumentError, did_you_mean, require_positive
+from simplestories_interp.zoo.loading import as_model
 
 MAX_OFFSET = 16
 
@@ -247,7 +248,7 @@ def content_mask(rows: Rows, tokenizer) -> np.ndarray:
 
 
 @torch.no_grad()
-def head_statistics(model: HookedTransformer, rows: Rows | None = None, *, source: str = "synthetic",
+def head_statistics(model: HookedTransformer | str, rows: Rows | None = None, *, source: str = "synthetic",
                     n_stories: int = 40, batch_size: int = 4, thresholds: Thresholds = Thresholds(),
                     per_story: bool = False, progress: bool = False) -> list[HeadStats]:
     """Statistics and classes of every head of ``model`` over a corpus.
@@ -257,6 +258,9 @@ def head_statistics(model: HookedTransformer, rows: Rows | None = None, *, sourc
     them (``build_rows(..., per_document=True, pad=True)``; padding is not counted). Given ``rows``
     are used as they are.
     """
+    model = as_model(model)
+    require_positive("batch_size", batch_size)
+    require_positive("n_stories", n_stories)
     if rows is None:
         rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories, per_document=per_story,
                           pad=per_story)

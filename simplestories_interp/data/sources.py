@@ -129,7 +129,7 @@ def _files(path: Path) -> list[Path]:
 
 def _read(path: Path, separator: str | None = None) -> Iterator[str]:
     if path.suffix == ".jsonl":
-        return (_story_field(r, path) for r in _jsonl(path))
+        return (_story_field(r, path, n) for n, r in _numbered_jsonl(path))
     if path.suffix == ".parquet":
         return _parquet(path)
     if path.suffix == ".txt":
@@ -177,6 +177,10 @@ def split_problem(lengths: list[int]) -> str | None:
 
 
 def _jsonl(path: Path) -> Iterator[dict]:
+    return (record for _, record in _numbered_jsonl(path))
+
+
+def _numbered_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     for n, line in enumerate(_text(path).splitlines(), 1):
         if line.strip():
             try:
@@ -186,17 +190,23 @@ def _jsonl(path: Path) -> Iterator[dict]:
             if not isinstance(record, dict):
                 raise DataError(f"{str(path)!r} line {n} is not a JSON object (got {type(record).__name__} "
                                 f"{line.strip()[:40]!r}); each line must be like {{\"story\": \"...\"}}")
-            yield record
+            yield n, record
 
 
-def _story_field(record: dict, path: Path) -> str:
+def _story_field(record: dict, path: Path, line: int) -> str:
     for key in ("story", "text"):
         if isinstance(record.get(key), str):
             return record[key]
+    present = next((key for key in ("story", "text") if key in record), None)
+    if present is not None:
+        value = record[present]
+        raise DataError(f"{str(path)!r} line {line}: {present!r} must be the story's text (a JSON string), got "
+                        f"{type(value).__name__} {json.dumps(value)[:40]}; write it as {{\"{present}\": \"...\"}}")
     raise DataError(f"{str(path)!r}: records need a 'story' or 'text' field, got keys {sorted(record)}")
 
 
 def _parquet(path: Path) -> Iterator[str]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -206,6 +216,10 @@ def _parquet(path: Path) -> Iterator[str]:
     column = next((c for c in ("story", "text") if c in table.schema_arrow.names), None)
     if column is None:
         raise DataError(f"{str(path)!r} has no 'story' or 'text' column: {table.schema_arrow.names}")
+    kind = table.schema_arrow.field(column).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or str(kind) == "string_view"):
+        raise DataError(f"{str(path)!r}: column {column!r} must hold the stories' text (strings), but its type is "
+                        f"{kind}; store the text itself in {column!r}")
     for batch in table.iter_batches(columns=[column]):
         yield from (s for s in batch.column(0).to_pylist() if s)
 

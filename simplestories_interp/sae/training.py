@@ -40,6 +40,7 @@ from simplestories_interp.data.rows import row_array
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError, CorruptCheckpointError, MissingDirectoryError, did_you_mean
 from simplestories_interp.files import atomic_write_text, claim_output, file_mode, readable
+from simplestories_interp.memory import require_saes_fit
 from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.data import hook_width, sae_batches
 from simplestories_interp.sae.metrics import evaluate_sae, reconstruction
@@ -154,6 +155,8 @@ def train_saes(cfgs: Sequence[SAEConfig], model: HookedTransformer | None = None
         model = model or load_model(first.model, device=device)
         hooks = list(dict.fromkeys(parse_hooks(model, [c.hook for c in cfgs])))
         batches, widths, provenance = sae_batches(first, model, hooks)
+        require_saes_fit([(widths[c.hook], c.d_sae or c.expansion * widths[c.hook]) for c in cfgs], first.batch_size,
+                         device)
         runs = [_start(cfg, widths[cfg.hook], model, device) for cfg in cfgs]
         held_out = eval_rows(model, first)
         _loop(runs, batches, first.tokens // first.batch_size)
@@ -316,11 +319,28 @@ def load_sae(path: str | Path, device: str | None = None) -> SAE:
     from safetensors import SafetensorError
 
     with readable():
+        _check_sizes(path)
         try:
             return SAE.load_from_disk(str(path), device=str(pick_device(device)))
         except PermissionError:
             raise
-        except (SafetensorError, OSError, ValueError, KeyError, TypeError) as exc:
+        except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise CorruptCheckpointError(f"the SAE in {str(path)!r} cannot be read, its files are corrupt or "
                                          f"incomplete ({type(exc).__name__}: {str(exc)[:120]}); train it again "
                                          "or restore the folder") from exc
+
+
+def _check_sizes(path: Path) -> None:
+    """cfg.json's sizes are positive whole numbers (SAELens would fail on them deep inside torch)."""
+    try:
+        cfg = json.loads((path / "cfg.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptCheckpointError(f"{str(path / 'cfg.json')!r} is not valid JSON ({exc}); restore the file the "
+                                     "SAE was saved with") from exc
+    if not isinstance(cfg, dict):
+        raise CorruptCheckpointError(f"{str(path / 'cfg.json')!r} must hold a JSON object, got {type(cfg).__name__}")
+    for key in ("d_in", "d_sae"):
+        value = cfg.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise CorruptCheckpointError(f"{str(path / 'cfg.json')!r}: {key} must be a positive whole number, got "
+                                         f"{value!r}; restore the file the SAE was saved with")

@@ -8,6 +8,7 @@ misspelled keys with close matches, so a typo never silently trains the wrong th
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,14 +135,32 @@ def _fields() -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
+def _config_text(path: Path) -> str:
+    """The text of a YAML config: UTF-8, or UTF-16 with its byte-order mark (what Windows editors and
+    PowerShell's ``>`` write)."""
+    if path.is_dir():
+        raise ConfigError(f"--config {str(path)!r} is a folder; give the YAML file, e.g. --config {path / 'run.yaml'}")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from exc
+    try:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                          "save it as UTF-8 (e.g. iconv -t utf-8)") from exc
+
+
 def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     """A TrainConfig from a YAML file (optional) with keyword overrides on top."""
     values: dict = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file {str(path)!r} does not exist") from exc
+            loaded = yaml.safe_load(_config_text(Path(path))) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
         if not isinstance(loaded, dict):

@@ -30,6 +30,7 @@ from simplestories_interp.data.rows import row_array
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.files import claim_output
+from simplestories_interp.memory import require_training_fits
 from simplestories_interp.training.config import NoLNConfig, TrainConfig
 from simplestories_interp.training.model import Llama, RMSNorm, load_pretrained, to_tl_state
 from simplestories_interp.training.trainer import (
@@ -120,6 +121,7 @@ def _remove_norms(cfg: NoLNConfig, progress: bool) -> Path:
 
     device = pick_device(cfg.device)
     model, tokenizer, base = _load_base(cfg)
+    require_training_fits(model.spec, cfg.batch_size, min(cfg.micro_batch_size, cfg.batch_size), device)
     model.to(device)
     sites = norm_sites(model)
     total = cfg.steps_per_site * len(sites) + cfg.final_steps

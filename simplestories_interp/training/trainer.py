@@ -39,6 +39,7 @@ from simplestories_interp.data.packing import load_rows, pack, read_meta
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.files import claim_output
+from simplestories_interp.memory import require_training_fits
 from simplestories_interp.training.config import TrainConfig, save_config
 from simplestories_interp.training.export import export_model, prepare_tokenizer, resolve_spec
 from simplestories_interp.training.model import Llama, load_standard_state, next_token_loss
@@ -250,6 +251,8 @@ def _setup(cfg: TrainConfig, resume: bool) -> Run:
     device, d, micro = _devices(cfg)
     path = Path(cfg.out).expanduser()
     spec, init_state = resolve_spec(cfg)
+    smallest_vocab = min(spec.d_vocab, cfg.vocab_size or spec.d_vocab)  # before the tokenizer is trained
+    require_training_fits(dataclasses.replace(spec, d_vocab=smallest_vocab), cfg.batch_size // d.world, micro, device)
     tokenizer = prepare_tokenizer(cfg, spec, path, d)
     spec = dataclasses.replace(spec, d_vocab=len(tokenizer))
     if d.main:

@@ -212,6 +212,20 @@ def load_model(
                      center_writing_weights=center_writing_weights, center_unembed=center_unembed, revision=revision)
 
 
+def as_model(model: HookedTransformer | str | Path, what: str = "model") -> HookedTransformer:
+    """``model`` itself when it is loaded; loaded with :func:`load_model` when it is a name or folder.
+
+    Lets every analysis function take what ``load_model`` takes (``cache_activations("SynthStories-1L",
+    ...)``) instead of failing on ``str.cfg`` deep inside.
+    """
+    if isinstance(model, HookedTransformer):
+        return model
+    if isinstance(model, (str, Path)):
+        return load_model(model)
+    raise InvalidArgumentError(f"{what} must be a HookedTransformer or a model name or folder (as load_model "
+                               f"takes), got {type(model).__name__} {model!r:.60}")
+
+
 def _load(name_or_path, *, device, dtype, n_ctx, rotary_dim, fold_ln, center_writing_weights, center_unembed,
           revision) -> HookedTransformer:
     found = resolve(name_or_path, revision=revision)

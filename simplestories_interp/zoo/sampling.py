@@ -11,6 +11,7 @@ import torch
 from transformer_lens import HookedTransformer
 
 from simplestories_interp.errors import InvalidArgumentError
+from simplestories_interp.files import require_utf8
 
 
 def generate(
@@ -27,6 +28,9 @@ def generate(
         raise InvalidArgumentError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     if temperature < 0:
         raise InvalidArgumentError(f"temperature must be >= 0, got {temperature}")
+    if not isinstance(prompt, str):
+        raise InvalidArgumentError(f"prompt must be text (str), got {type(prompt).__name__} {prompt!r:.40}")
+    require_utf8(prompt, "prompt")
     tokens = model.to_tokens(prompt)
     room = model.cfg.n_ctx - tokens.shape[1]
     if room < 1:
