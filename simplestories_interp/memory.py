@@ -59,13 +59,14 @@ def training_bytes(n_params: int, d_vocab: int, n_ctx: int, batch_size: int, mic
             + 2 * micro_batch_size * n_ctx * d_vocab * FLOAT)
 
 
-def require_training_fits(spec, batch_size: int, micro_batch_size: int, device: torch.device) -> None:
+def require_training_fits(spec, batch_size: int, micro_batch_size: int, device: torch.device,
+                          doing: str = "training") -> None:
     """Refuse a model and batch that cannot fit (``spec`` is a zoo ModelSpec)."""
     need = training_bytes(spec.n_params, spec.d_vocab, spec.n_ctx, batch_size, micro_batch_size)
     batch_alone = training_bytes(spec.n_params, spec.d_vocab, spec.n_ctx, batch_size, 1)
     fix = ("lower --batch-size" if batch_alone > (available_bytes(device) or need) else
            "set a smaller --micro-batch-size (the same batch, its gradients accumulated) or lower --batch-size")
-    require_fits(need, device, f"training {spec.name} ({spec.n_params:,} parameters) with --batch-size "
+    require_fits(need, device, f"{doing} {spec.name} ({spec.n_params:,} parameters) with --batch-size "
                  f"{batch_size:,} (--micro-batch-size {micro_batch_size:,}) of {spec.n_ctx} tokens", fix)
 
 

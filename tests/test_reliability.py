@@ -78,9 +78,20 @@ CASES = [
     ("synth-fills-the-disk", "data synth --n-stories 9000000000000 --out {w}/huge", "GiB free; write fewer"),
     # sizes that cannot fit, refused before allocating (issue 25)
     ("train-batch-too-large", "train --batch-size 100000000 --max-steps 2 --out {w}/big_train", "GiB of memory"),
-    ("noln-batch-too-large", "noln {model} --batch-size 100000000 --out {w}/big_noln", "lower --batch-size"),
+    ("noln-batch-too-large", "noln {model} --batch-size 10000000000 --out {w}/big_noln", "lower --batch-size"),
     ("sae-d-sae-too-large", "sae train --model {model} --hook blocks.0.hook_resid_post --data {w}/stories.txt "
      "--d-sae 100000000 --out {w}/big_sae", "lower --d-sae"),
+    # bad files and bytes that used to end in a traceback (issue 25)
+    ("parquet-int-text", "neurons {model} --hook blocks.0.mlp.hook_post --data {w}/ints.parquet",
+     "must hold the stories' text (strings), but its type is int64"),
+    ("jsonl-story-number", "neurons {model} --hook blocks.0.mlp.hook_post --data {w}/five.jsonl",
+     "line 1: 'story' must be the story's text (a JSON string), got int 5"),
+    ("config-is-folder", "train --config {w}/list_config", "is a folder; give the YAML file"),
+    ("config-not-utf8", "train --config {w}/latin1.yaml", "is not UTF-8 text"),
+    ("config-utf16-is-read", "train --config {w}/utf16.yaml", "--max-steps must be positive, got 0"),
+    ("prompt-not-utf8", "generate {model} --prompt 'Once \udcff upon'", "is not valid UTF-8 (byte 0xff"),
+    ("out-not-utf8", "train --out {w}/run\udcfe", "is not valid UTF-8 (byte 0xfe"),
+    ("sae-cfg-negative-d-sae", "sae eval {w}/sae_negative", "d_sae must be a positive whole number, got -1"),
     ("option-prefix", "train --max-step 5", "unrecognized arguments: --max-step"),
     ("unknown-subcommand", "sae trian", "invalid choice: 'trian'"),
 ]
@@ -89,6 +100,11 @@ CASES = [
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, tokenizer_factory):
     """The bad (and a few good) files the cases point at."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from simplestories_interp import zoo
     from simplestories_interp.sae.config import SAEConfig
     from simplestories_interp.sae.training import make_sae
@@ -109,6 +125,10 @@ def world(tmp_path_factory, tokenizer_factory):
     (w / "zero_heads" / "config.json").write_text(json.dumps({**config, "num_attention_heads": 0}))
     (w / "zero_heads" / "model.safetensors").write_bytes((model / "model.safetensors").read_bytes())
     (w / "not_objects.jsonl").write_text('[1, 2]\n"a story"\n')
+    (w / "five.jsonl").write_text('{"story": 5}\n')
+    pq.write_table(pa.table({"text": [1, 2, 3]}), w / "ints.parquet")
+    (w / "latin1.yaml").write_bytes("lr: 0.001 # café\n".encode("latin-1"))
+    (w / "utf16.yaml").write_bytes("max_steps: 0\n".encode("utf-16"))
     (w / "lr.yaml").write_text("lr: 1e-3\n")
     (w / "stories.txt").write_text("Once upon a time, a girl named Sue had a kite.\n\nTom saw a dog.\n")
     (w / "store").mkdir()
@@ -122,6 +142,9 @@ def world(tmp_path_factory, tokenizer_factory):
     make_sae(SAEConfig(arch="standard", d_sae=64), 32, meta).save_inference_model(str(w / "sae_corrupt"))
     for weights in (w / "sae_corrupt").glob("*.safetensors"):
         weights.write_bytes(b"\x00junk")
+    shutil.copytree(w / "sae", w / "sae_negative")
+    cfg = json.loads((w / "sae" / "cfg.json").read_text())
+    (w / "sae_negative" / "cfg.json").write_text(json.dumps({**cfg, "d_sae": -1}))
     return w
 
 
@@ -351,3 +374,29 @@ def test_a_batch_larger_than_the_store_is_refused(capsys, world, tmp_path):
                                       "blocks.0.hook_resid_post", "--store", str(store), "--out", str(tmp_path / "s"),
                                       "--batch-size", "100000", "--tokens", "100000"])
     assert_one_line_error(code, err, seconds, "is larger than the store")
+
+
+def test_python_api_bad_arguments_are_one_clear_error(world, tmp_path, monkeypatch):
+    """The Python API used to raise bare AttributeError/TypeError or write a folder named 'None'."""
+    import simplestories_interp as ssi
+    from simplestories_interp.analysis.heads import head_statistics
+    from simplestories_interp.errors import InvalidArgumentError, MissingDirectoryError
+
+    monkeypatch.chdir(tmp_path)
+    model = ssi.load_model(world / "model")
+    hook = "blocks.0.hook_resid_post"
+    with pytest.raises(MissingDirectoryError, match="got None"):
+        ssi.cache_activations(model, hook, None)
+    with pytest.raises(InvalidArgumentError, match="n_stories must be a positive integer, got -1"):
+        ssi.cache_activations(model, hook, tmp_path / "s", n_stories=-1)
+    with pytest.raises(InvalidArgumentError, match="batch_size must be a positive integer, got 0"):
+        head_statistics(model, batch_size=0)
+    with pytest.raises(InvalidArgumentError, match="a HookedTransformer or a model name"):
+        head_statistics(3)
+    with pytest.raises(InvalidArgumentError, match="prompt 'Once \\\\udcff' is not valid UTF-8|not valid UTF-8"):
+        ssi.generate(model, "Once \udcff")
+    assert list(tmp_path.iterdir()) == []  # nothing written: no folder named None
+    data = tmp_path / "stories.txt"
+    data.write_text("Once upon a time, a girl named Sue had a red kite. " * 30)
+    store = ssi.cache_activations(str(world / "model"), hook, tmp_path / "store", source=str(data), progress=False)
+    assert store.n_tokens > 0  # a name or folder is loaded, as load_model takes it
