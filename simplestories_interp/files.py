@@ -135,8 +135,43 @@ def ensure_file_target(path: str | Path, what: str = "--out", inputs=()) -> Path
     if path.exists() and not written_here(path):
         raise OutputWouldReplaceError(f"{what} {str(path)!r} exists and was not written by ssi; ssi replaces only "
                                       "pages it wrote: choose a new file name or remove the file yourself")
-    ensure_writable(path.parent)
+    _check_can_create(path.parent)  # folders are made when the page is written, so a failed run leaves none
     return path
+
+
+def _top_missing(directory: Path) -> Path | None:
+    """The highest folder of ``directory`` (itself included) that does not exist yet."""
+    missing = None
+    for folder in (directory, *directory.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _check_can_create(directory: Path) -> None:
+    """``directory`` exists as a writable folder, or could be made inside one, without making anything."""
+    existing = next(folder for folder in (directory, *directory.parents) if folder.exists())
+    if not existing.is_dir():
+        raise MissingDirectoryError(f"{str(existing)!r} is a file, but a folder is needed here; choose another "
+                                    "path or remove the file")
+    if existing == directory:
+        ensure_writable(directory)
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        raise MissingDirectoryError(f"cannot write to {str(directory)!r}: {str(existing)!r} is not writable; "
+                                    "choose a folder you can write to")
+
+
+def remove_created(directory: Path, top: Path | None) -> None:
+    """Remove ``directory`` and the empty folders above it up to ``top``, the highest one a job created."""
+    if top is None:
+        return
+    shutil.rmtree(directory, ignore_errors=True)
+    for folder in directory.parents:
+        if not folder.is_relative_to(top):
+            break
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only while empty
 
 
 KIND_FILE, LOCK_FILE = ".ssi-kind", ".ssi-lock"
@@ -173,7 +208,7 @@ def claim_output(path: str | Path, kind: str) -> Iterator[Path]:
     import fcntl
 
     directory = output_path(path)
-    created = not directory.exists()
+    created = _top_missing(directory.absolute())
     ensure_writable(directory)
     found = folder_kind(directory)
     if found not in (None, kind):  # a folder this call created holds nothing yet
@@ -195,9 +230,9 @@ def claim_output(path: str | Path, kind: str) -> Iterator[Path]:
     try:
         with disk_errors(directory):
             yield directory
-    except Exception:
-        if created and not _has_progress(directory):
-            shutil.rmtree(directory, ignore_errors=True)
+    except BaseException:  # Ctrl-C before any progress leaves nothing either
+        if not _has_progress(directory):
+            remove_created(directory.absolute(), created)  # with the parent folders this call made
         raise
     finally:
         lock.close()  # closing releases the lock

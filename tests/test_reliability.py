@@ -181,6 +181,12 @@ def test_refused_runs_leave_nothing_behind(capsys, world):
         run(capsys, argv_of(command, world))
         out = Path(argv_of(command, world)[argv_of(command, world).index("--out") + 1])
         assert not out.exists(), f"{case} left {out}"
+    # nor the parent folders it made for its --out (a folder or a page)
+    for command in ("cache {model} --hooks blocks.0.attn.hook_pattern --out {w}/new_parent/sub/store",
+                    "neurons {model} --hook blocks.0.mlp.hook_post --data {w}/not_objects.jsonl "
+                    "--out {w}/new_parent/sub/page.html"):
+        assert_one_line_error(*run(capsys, argv_of(command, world)))
+        assert not (world / "new_parent").exists(), command
 
 
 def test_docs_list_every_case():
