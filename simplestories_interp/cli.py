@@ -145,7 +145,7 @@ def run_heads(args: HeadConfig) -> None:
         model = load_model(args.model, device=args.device)
         per_story = args.rows == "story"
         rows = build_rows(args.data, model.tokenizer, model.cfg.n_ctx, args.n_stories, per_document=per_story,
-                          pad=per_story)
+                          pad=True)  # a short file is read whole
         print(rows.describe())
         stats = head_statistics(model, rows, thresholds=thresholds, progress=True)
         print(f"{'head':6} {'class':10} {'offset':>6} {'share':>6} {'first':>6} {'entropy':>7} {'far':>5} "

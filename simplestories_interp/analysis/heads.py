@@ -255,15 +255,14 @@ def head_statistics(model: HookedTransformer | str, rows: Rows | None = None, *,
 
     Rows are packed as in training (earlier stories and their ``[EOS]`` in view) unless
     ``per_story``: then each story is read alone from position 0, as the TinyStories paper reads
-    them (``build_rows(..., per_document=True, pad=True)``; padding is not counted). Given ``rows``
-    are used as they are.
+    them (``build_rows(..., per_document=True, pad=True)``; padding is not counted). Either way a
+    remainder that does not fill a row is kept in a padded row. Given ``rows`` are used as they are.
     """
     model = as_model(model)
     require_positive("batch_size", batch_size)
     require_positive("n_stories", n_stories)
     if rows is None:
-        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories, per_document=per_story,
-                          pad=per_story)
+        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories, per_document=per_story, pad=True)
     role_names = sorted(rows.roles())
     role_masks = np.stack([rows.roles()[r] for r in role_names], axis=1)
     content, entity = content_mask(rows, model.tokenizer), entity_ids(rows)

@@ -82,18 +82,21 @@ def scan(
     ``transform`` maps a [tokens, d] activation to [tokens, units] (e.g. an SAE encoder).
     """
     (hook,) = parse_hooks(model, [hook])
-    if rows is None:
-        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories)
+    if rows is None:  # a short file is read whole: its last tokens go in a padded row
+        rows = build_rows(source, model.tokenizer, model.cfg.n_ctx, n_stories, pad=True)
     stop, device = stop_layer(model, [hook]), next(model.parameters()).device
-    n_tokens = rows.tokens.size
+    inside = np.flatnonzero(rows.in_story.ravel())  # padding is never a top or sampled token
     rng = np.random.default_rng(seed)
-    sample_index = np.sort(rng.choice(n_tokens, size=min(n_samples, n_tokens), replace=False))
+    sample_index = np.sort(rng.choice(inside, size=min(n_samples, len(inside)), replace=False))
+    k = min(k, len(inside))
+    padding = torch.from_numpy(~rows.in_story.ravel())
     values = index = samples = None
     for start in tqdm(range(0, len(rows.tokens), batch_size), disable=not progress, desc="scanning"):
         batch = torch.from_numpy(rows.tokens[start:start + batch_size]).to(device)
         acts = run_hooks(model, batch, [hook], stop)[hook]
         acts = (transform(acts) if transform else acts).float().cpu()
         offset = start * rows.n_ctx
+        acts[padding[offset:offset + len(acts)]] = -torch.inf
         if values is None:
             values = torch.empty(acts.shape[1], 0)
             index = torch.empty(acts.shape[1], 0, dtype=torch.long)
@@ -165,9 +168,10 @@ def explain(top: TopK, min_activation: float = 0.0, only: Collection[str] | None
     base rate has a higher precision); ``False`` takes the most precise role of all (the basis
     comparison's statistic).
     """
+    inside = top.rows.in_story.ravel()  # base rates count the stories' tokens, not padding
     roles = {r: m.ravel() for r, m in top.rows.roles().items()
              if r not in _IGNORED_ROLES and (only is None or r in only)}
-    base = {r: float(m.mean()) for r, m in roles.items()}
+    base = {r: float(m[inside].mean()) for r, m in roles.items()}
     out = []
     for unit in range(top.n_units):
         keep = top.values[unit] > min_activation

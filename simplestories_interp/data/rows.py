@@ -48,6 +48,9 @@ class Rows:
     rule tagger, on text without annotations) or ``none`` (no records)."""
     unk_id: int | None = UNK_ID
     """The tokenizer's [UNK] id (None: it has none, as GPT-2's byte-level BPE, whose id 0 is "!")."""
+    left_out: int = 0
+    """Tokens of the stories read that are in no row (the packed remainder that does not fill a last row,
+    when it is not padded)."""
     _roles: dict | None = field(default=None, repr=False)
 
     @property
@@ -83,8 +86,9 @@ class Rows:
         source = {"annotations": "the source's annotations", "tagger": "the rule tagger (docs/roles.md)",
                   "none": "lexical roles only"}[self.role_source]
         unk = "n/a (the tokenizer has no [UNK])" if self.unk_rate is None else f"{self.unk_rate:.2%}"
-        padded = "" if self.n_tokens == self.tokens.size else f", one story per row ({len(self.tokens)} rows)"
-        return (f"{self.n_tokens:,} tokens of {len(self.stories)} stories{padded}, [UNK] rate {unk}, "
+        padded = "" if self.n_tokens == self.tokens.size else f" in {len(self.tokens)} padded rows"
+        left = f" ({self.left_out:,} more left out: they do not fill a row)" if self.left_out else ""
+        return (f"{self.n_tokens:,} tokens of {len(self.stories)} stories{padded}{left}, [UNK] rate {unk}, "
                 f"roles from {source}")
 
     def context(self, row: int, pos: int, before: int = 12, after: int = 4) -> tuple[str, str, str]:
@@ -147,10 +151,11 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
     shorter than that are left out); the context-length study reads long stories this way.
     ``pad=True`` (with ``per_document``) keeps the shorter stories too, as the TinyStories paper reads
     them, one story alone in view: each row is cut to the longest story (at most ``n_ctx``) and the
-    positions after a story's end are padding (story -1; see :attr:`Rows.in_story`).
+    positions after a story's end are padding (story -1; see :attr:`Rows.in_story`). Packed,
+    ``pad=True`` keeps the tokens that do not fill a last row, in a row padded at its end (causal
+    attention: padding after a token cannot change it), and a corpus shorter than one row becomes one
+    shorter row; without it they are left out (counted in :attr:`Rows.left_out`).
     """
-    if pad and not per_document:
-        raise DataError("pad=True pads one-story rows; it needs per_document=True")
     if annotated is None:
         annotated = has_annotations(source)
     records = list(iter_records(source, limit=n_stories)) if annotated else None
@@ -159,7 +164,7 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
     if not annotated and tag:
         records = tag_records(stories)
     encodings = list(encode_stories(stories, tokenizer))
-    if pad:
+    if pad and per_document:
         n_ctx = min(n_ctx, 1 + max((len(e.ids) for e in encodings), default=0))
     ids, story, start, end, sep = [], [], [], [], separator_id(tokenizer)
     for i, enc in enumerate(encodings):
@@ -173,6 +178,10 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
         story += [i] * (take + 1) + [-1] * fill
         start += [-1, *(o[0] for o in enc.offsets[:take])] + [-1] * fill
         end += [-1, *(o[1] for o in enc.offsets[:take])] + [-1] * fill
+    if pad and not per_document:
+        n_ctx = min(n_ctx, len(ids)) or n_ctx
+        fill = -len(ids) % n_ctx
+        ids, story, start, end = ids + [sep] * fill, story + [-1] * fill, start + [-1] * fill, end + [-1] * fill
     n = len(ids) // n_ctx
     if n == 0:
         what = (f"none has the {n_ctx - 1} tokens that a row of n_ctx={n_ctx} needs; use longer stories"
@@ -183,8 +192,9 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
     def shape(x, dtype):
         return np.asarray(x[: n * n_ctx], dtype=dtype).reshape(n, n_ctx)
 
+    left_out = sum(1 for s in story[n * n_ctx:] if s >= 0)
     return Rows(shape(ids, np.int64), shape(story, np.int32), shape(start, np.int32),
-                shape(end, np.int32), stories, records, role_source, tokenizer_unk_id(tokenizer))
+                shape(end, np.int32), stories, records, role_source, tokenizer_unk_id(tokenizer), left_out=left_out)
 
 
 def tokenizer_unk_id(tokenizer) -> int | None:

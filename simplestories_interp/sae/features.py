@@ -47,7 +47,8 @@ def feature_activations(model: HookedTransformer, sae, hook: str, rows: Rows, ba
 
 def match_roles(features: torch.Tensor, rows: Rows) -> list[FeatureMatch]:
     """Per feature, the role with the best F1 between 'feature active' and 'token has role'."""
-    active = (features > 0).float()  # [tokens, d_sae]
+    inside = torch.from_numpy(rows.in_story.ravel()).float()[:, None]
+    active = (features > 0).float() * inside  # [tokens, d_sae]; padding is never active
     roles = {r: m.ravel() for r, m in rows.roles().items() if r not in _SKIP}
     names = list(roles)
     role_mat = torch.from_numpy(np.stack([roles[r] for r in names], 1).astype(np.float32))  # [tokens, R]
@@ -58,7 +59,7 @@ def match_roles(features: torch.Tensor, rows: Rows) -> list[FeatureMatch]:
     recall = both / n_role.clamp(min=1)
     f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
     best = f1.argmax(1)
-    freq = active.mean(0)
+    freq = active.sum(0) / inside.sum().clamp(min=1)
     out = []
     for f in range(features.shape[1]):
         r = int(best[f])
@@ -111,7 +112,7 @@ def feature_report(path, *, model=None, features: list[int] | None = None, data:
     hook = sae.cfg.metadata.hook_name or provenance.get("hook")
     lm = model if isinstance(model, HookedTransformer) else load_model(
         model or provenance.get("model") or sae.cfg.metadata.model_name, device=device)
-    rows = build_rows(data, lm.tokenizer, lm.cfg.n_ctx, n_stories)
+    rows = build_rows(data, lm.tokenizer, lm.cfg.n_ctx, n_stories, pad=True)  # a short file is read whole
     matches = match_roles(feature_activations(lm, sae, hook, rows), rows)
     chosen = features or [m.feature for m in sorted(matches, key=lambda m: -m.f1)[:8]]
     top = feature_topk(lm, sae, hook, rows)

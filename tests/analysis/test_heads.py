@@ -94,15 +94,19 @@ def test_on_a_model_and_views(tiny_model):
     stats = head_statistics(tiny_model, n_stories=6, batch_size=2)
     assert len(stats) == 8 and {s.head_class for s in stats} <= {"positional", "semantic", "mixed", "sink"}
     # the streamed statistics are those of the model's attention patterns over the same rows
-    rows = build_rows("synthetic", tiny_model.tokenizer, 64, 6, annotated=True)
+    # (all of the 6 stories: the tokens that do not fill a last row are in a padded row, not counted)
+    rows = build_rows("synthetic", tiny_model.tokenizer, 64, 6, annotated=True, pad=True)
+    assert rows.left_out == 0 and not rows.in_story[-1, -1]
+    inside = torch.from_numpy(rows.in_story)
     _, cache = tiny_model.run_with_cache(torch.from_numpy(rows.tokens),
                                          names_filter=lambda name: name.endswith("hook_pattern"))
     for s in stats:
         pattern = cache[f"blocks.{s.layer}.attn.hook_pattern"][:, s.head].double()  # [row, q, k]
-        assert s.first_token == pytest.approx(pattern[:, 1:, 0].mean().item(), abs=1e-6)
-        assert s.confidence == pytest.approx(pattern[:, 1:].max(-1).values.mean().item(), abs=1e-6)
+        assert s.first_token == pytest.approx(pattern[:, 1:, 0][inside[:, 1:]].mean().item(), abs=1e-6)
+        assert s.confidence == pytest.approx(pattern[:, 1:].max(-1).values[inside[:, 1:]].mean().item(), abs=1e-6)
         for offset in (1, 2, 5):
-            assert s.offset_attention[offset] == pytest.approx(pattern.diagonal(-offset, 1, 2).mean().item(), abs=1e-4)
+            diagonal = pattern.diagonal(-offset, 1, 2)[inside[:, offset:]]
+            assert s.offset_attention[offset] == pytest.approx(diagonal.mean().item(), abs=1e-4)
     records = [vars(s) for s in stats]
     page = views.heads_heatmap(records, 2, 4)
     assert "plotly" in page.lower() and 'src="https://cdn.plot.ly' not in page and len(page) > 1_000_000

@@ -12,7 +12,6 @@ import torch
 from simplestories_interp import zoo
 from simplestories_interp.analysis.heads import MAX_OFFSET, head_statistics
 from simplestories_interp.data.rows import build_rows
-from simplestories_interp.errors import DataError
 from simplestories_interp.zoo.loading import build_model
 
 
@@ -34,8 +33,6 @@ def test_padded_rows_hold_one_story_each_from_position_0(synth_tokenizer):
         assert rows.start[r, 0] == -1 and rows.start[r, 1] == 0  # [EOS], then the story's first token
     assert rows.n_tokens == lengths.sum() and f"{rows.n_tokens:,} tokens" in rows.describe()
     assert not (rows.roles()["eos"] & ~rows.in_story).any()
-    with pytest.raises(DataError, match="per_document"):
-        build_rows("synthetic:5", synth_tokenizer, 512, 12, pad=True)
 
 
 def test_per_story_statistics_equal_a_brute_force_count_story_by_story(model):

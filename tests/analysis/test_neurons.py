@@ -73,3 +73,31 @@ def test_rows_are_not_truncated_after_to_tokens(tiny_model):
     tiny_model.to_tokens("Once upon a time " * 50)
     again = build_rows("synthetic:3", tiny_model.tokenizer, 64, 10)
     assert again.tokens.shape == fresh.tokens.shape and (again.tokens == fresh.tokens).all()
+
+
+def test_short_files_are_read_whole(tiny_model, tmp_path, capsys):
+    """A handful of short stories used to stop with "fewer than one row of n_ctx", and beyond one row
+    the remainder was dropped without a word (issue 25): now every token is read, padding never shows."""
+    from simplestories_interp.cli import main
+    from simplestories_interp.data.rows import story_ids
+    from simplestories_interp.zoo.formats import save_native
+
+    short = tmp_path / "short.txt"
+    short.write_text("Once upon a time, a girl named Sue had a kite.\n\nTom saw a big dog.\n")
+    rows = build_rows(str(short), tiny_model.tokenizer, 64, 10, pad=True)
+    total = sum(len(ids) for ids in story_ids(["Once upon a time, a girl named Sue had a kite.", "Tom saw a big dog."],
+                                              tiny_model.tokenizer))
+    assert rows.tokens.shape == (1, total) and rows.n_tokens == total  # one shorter row, nothing padded
+    stream = build_rows("synthetic:3", tiny_model.tokenizer, 64, 7)
+    padded = build_rows("synthetic:3", tiny_model.tokenizer, 64, 7, pad=True)
+    assert stream.left_out > 0 and f"{stream.left_out:,} more left out" in stream.describe()
+    assert padded.left_out == 0 and padded.n_tokens == stream.n_tokens + stream.left_out
+    assert not padded.in_story[-1, -1] and padded.story[-1, -1] == -1
+    top = scan(tiny_model, "blocks.0.mlp.hook_post", rows=padded, k=5)
+    assert padded.in_story.ravel()[top.index.numpy()].all()  # no top token is padding
+    assert padded.in_story.ravel()[top.sample_index.numpy()].all()
+    model_dir = save_native(tiny_model, tmp_path / "m")
+    for command in (["neurons", "--hook", "blocks.0.mlp.hook_post", "--k", "3"], ["heads"], ["heads", "--rows",
+                                                                                              "packed"]):
+        assert main([*command, str(model_dir), "--data", str(short), "--device", "cpu"]) == 0
+        assert f"{total} tokens of 2 stories" in capsys.readouterr().out

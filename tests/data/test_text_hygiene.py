@@ -68,9 +68,10 @@ def test_unk_rate_is_measured_and_printed(tmp_path, synth_tokenizer, tiny_model,
     from simplestories_interp.zoo.formats import save_native
 
     model_dir = save_native(tiny_model, tmp_path / "m")
+    whole = build_rows(str(path), synth_tokenizer, tiny_model.cfg.n_ctx, 20, pad=True)  # heads and neurons read all
     for command in (["heads"], ["neurons", "--hook", "blocks.0.mlp.hook_post"]):
         assert main([*command, str(model_dir), "--data", str(path), "--n-stories", "20", "--device", "cpu"]) == 0
-        assert f"[UNK] rate {rows.unk_rate:.2%}" in capsys.readouterr().out
+        assert f"[UNK] rate {whole.unk_rate:.2%}" in capsys.readouterr().out
     cache = ["cache", str(model_dir), "--hooks", "blocks.0.hook_resid_post", "--out", str(tmp_path / "store")]
     assert main([*cache, "--data", str(path), "--n-stories", "20", "--device", "cpu"]) == 0
     assert f"[UNK] rate {rows.unk_rate:.2%}" in capsys.readouterr().out  # the same rows, streamed
