@@ -279,8 +279,15 @@ class _Tagger:
         return ("verb", None) if self.lex.is_verb(low) else None
 
     def _time(self, i: int):
-        low = self.ws[i].lower
-        if low in general.TIMES and i > 0 and self.ws[i - 1].lower in _TIME_CUES:
+        """A time word after a cue, with adjectives or other time words between: "one day", "one windy
+        day", "every cold winter night"."""
+        if self.ws[i].lower not in general.TIMES:
+            return None
+        j = i - 1
+        while j >= 0 and self._adjacent(j) and (self.ws[j].lower in self.lex.adjectives
+                                                or self.ws[j].lower in general.TIMES):
+            j -= 1
+        if j >= 0 and self._adjacent(j) and self.ws[j].lower in _TIME_CUES:
             return "time", None
         return None
 

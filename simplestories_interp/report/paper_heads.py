@@ -104,7 +104,7 @@ def entity_query(pattern, tokens: list[str], kinds: list[str | None], far: int =
     """(query, attention beyond ``far`` tokens back that lands on entities): the best article if one
     puts at least 0.3 there, else the best word token."""
     scores = {q: float(sum(pattern[q, k] for k in range(1, q - far) if kinds[k]))
-              for q in range(far + 2, len(tokens)) if tokens[q][:1].isalnum()}
+              for q in range(far + 2, len(tokens)) if th.is_word(tokens[q])}
     if not scores:
         return len(tokens) - 1, 0.0
     articles = {q: v for q, v in scores.items() if tokens[q].lower() in _ARTICLES and v >= 0.3}
@@ -116,7 +116,8 @@ def entity_query(pattern, tokens: list[str], kinds: list[str | None], far: int =
 def _fig20_line(s: HeadStats, tokens, pattern, kinds) -> tuple[int, str]:
     q, mass = entity_query(pattern, tokens, kinds)
     k = int(pattern[q, 1:q].argmax()) + 1
-    what = f"“{tokens[q]}” reads “{tokens[k]}”" + (f" ({kinds[k]})" if kinds[k] else "")
+    what = f"“{tokens[q].removeprefix('##')}” reads “{tokens[k].removeprefix('##')}”" + (
+        f" ({kinds[k]})" if kinds[k] else "")
     return q, f"{what}, {mass:.0%} of its attention on entities beyond the window"
 
 
@@ -178,7 +179,7 @@ def _sentence(s: HeadStats, text: str, window: str, extra: str = "") -> str:
 
 
 def _fig19(cfg, model, out, report, near, tokens, patterns) -> None:
-    query = max(i for i, t in enumerate(tokens) if t[:1].isalnum())
+    query = max(i for i, t in enumerate(tokens) if th.is_word(t))
     positional = [s for s, o in near if o is None]
     texts = [describe(s) if o is None else _near(s, o) for s, o in near]
     body = "".join(_sentence(s, t, th.highlighted_sentence(tokens, patterns[s.layer][s.head], query,

@@ -80,13 +80,18 @@ def highlighted_sentence(tokens: list[str], pattern: Float[Tensor, "q k"], query
     return f"<div class='sent'>{''.join(out)}</div>"
 
 
+def is_word(token: str) -> bool:
+    """Whether a token (of :func:`text_tokens`, maybe ``##``-glued) starts with a letter or digit."""
+    return token.removeprefix("##")[:1].isalnum()
+
+
 def pick_query(pattern: Float[Tensor, "q k"], tokens: list[str], *, far: int = 3) -> int:
     """The word token (second half of the text) whose attention beyond ``far`` tokens back is most
     concentrated on one key: where a semantic head's choice is easiest to see."""
     n = pattern.shape[0]
     best, best_score = n - 1, -1.0
     for q in range(n // 2, n):
-        if not tokens[q][:1].isalnum() or q <= far:
+        if not is_word(tokens[q]) or q <= far:
             continue
         score = float(pattern[q, 1: q - far].max())
         if score > best_score:
@@ -151,4 +156,26 @@ def sentence_patterns(model, text: str, *,
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"))
     patterns = [cache[f"blocks.{layer}.attn.hook_pattern"][0].cpu() for layer in range(model.cfg.n_layers)]
-    return model.to_str_tokens(tokens[0]), patterns
+    return text_tokens(model, text, prepend_bos=prepend_bos), patterns
+
+
+def text_tokens(model, text: str, *, prepend_bos: bool = True) -> list[str]:
+    """The tokens of ``text`` spelled as the text spells them: the SimpleStories tokenizer lowercases and
+    maps characters it cannot spell to ``[UNK]``, but a figure should show the story's own words, as
+    the neuron views do. Read through the tokenizer's character offsets; a token glued to the one
+    before it (no space between) is prefixed ``##``, which :func:`highlighted_sentence` joins. Falls
+    back to the vocabulary strings where a tokenizer gives no offsets that line up."""
+    str_tokens = [str(t) for t in model.to_str_tokens(text, prepend_bos=prepend_bos)]
+    try:
+        offsets = model.tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
+    except (TypeError, ValueError, NotImplementedError, KeyError):  # a slow tokenizer has no offsets
+        return str_tokens
+    n_special = len(str_tokens) - len(offsets)
+    if n_special not in (0, 1) or any(a < b_prev for (a, _), (_, b_prev) in zip(offsets[1:], offsets, strict=False)):
+        return str_tokens  # byte pieces of one character share offsets: keep the vocabulary's strings
+    out, previous_end = str_tokens[:n_special], None
+    for start, end in offsets:
+        piece = text[start:end].strip() or str_tokens[len(out)]
+        out.append(("##" if start == previous_end else "") + piece)
+        previous_end = end
+    return out

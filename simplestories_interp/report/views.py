@@ -239,7 +239,7 @@ def attention_view(model, text: str, heads: list[tuple[int, int]], *, prepend_bo
     circuitsvis bundle inlined, or loaded from the report folder's shared copy (``shared_js``)."""
     str_tokens, by_layer = sentence_patterns(model, text, prepend_bos=prepend_bos)
     patterns = torch.stack([by_layer[layer][h] for layer, h in heads])
-    props = {"attention": patterns.tolist(), "tokens": [str(t) for t in str_tokens],
+    props = {"attention": patterns.tolist(), "tokens": [t.removeprefix("##") for t in str_tokens],
              "attentionHeadNames": [f"L{layer}H{h}" for layer, h in heads]}
     return circuitsvis_html("AttentionHeads", props, shared_js=shared_js)
 

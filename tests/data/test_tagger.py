@@ -78,3 +78,11 @@ def test_annotated_jsonl_shards_keep_their_annotations(tmp_path, synth_tokenizer
     rows = build_rows(str(tmp_path / "shards"), synth_tokenizer, 64, 12)
     assert rows.role_source == "annotations" and rows.has_labels
     assert has_annotations("synthetic:4") and not has_annotations(str(plain_story_file)) and not has_annotations("hub")
+
+
+def test_time_phrases_with_adjectives_between():
+    """ "One windy day" used to be missed: only a time word right after its cue counted (issue 25)."""
+    assert _spans("One windy day, Lily ran.", "time") == ["day"]
+    assert _spans("Every cold winter night, they sang.", "time") == ["winter", "night"]
+    assert _spans("One sunny morning, Tom woke.", "time") == ["morning"]
+    assert _spans("He had one. Day came.", "time") == []  # a sentence between is not a phrase

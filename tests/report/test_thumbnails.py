@@ -39,3 +39,16 @@ def test_svgs():
     assert bars.count("<rect") == 18 and "far/first: 0.50" in bars
     hist = th.precision_histograms([0.9, 0.1], [0.1, 0.1], ("neurons", "random"))
     assert hist.count("<rect") == 2 * 10 + 2 and "random, precision 0.1-0.2: 100%" in hist
+
+
+def test_head_figures_show_the_texts_own_spelling(tiny_model):
+    """Head figures used to show the tokenizer's lowercased vocabulary strings ("lily", "[UNK]" for an
+    apostrophe) while neuron views show the story's text; both now show the text (issue 25)."""
+    text = 'One windy day, Lily\'s Dog ran. "Hi!" she said.'
+    tokens = th.text_tokens(tiny_model, text)
+    assert len(tokens) == len(tiny_model.to_str_tokens(text)) and tokens[0] == "[EOS]"
+    assert tokens[1] == "One" and "one" in tiny_model.to_str_tokens(text)  # the vocabulary's string is lowercase
+    pattern = torch.ones(len(tokens), len(tokens))
+    shown = re.sub(r"<[^>]+>", "", th.highlighted_sentence(tokens, pattern, len(tokens) - 1))
+    assert shown.replace("&#x27;", "'").replace("&quot;", '"') == "[EOS] " + text  # spacing as in the text
+    assert th.pick_query(torch.eye(len(tokens)), tokens) > 0 and th.is_word("##Hi") and not th.is_word("##!")
