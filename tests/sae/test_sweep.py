@@ -100,10 +100,12 @@ def test_sweep_cli(tiny_model, store, tmp_path, capsys):
     model_dir = save_native(tiny_model, tmp_path / "model")
     code = main(["sae", "sweep", "--model", str(model_dir), "--store", store, "--hooks", *HOOKS, "--d-sae", "64",
                  "--archs", "topk", "standard", "--ks", "4", "--l1s", "1", "--tokens", "2000", "--batch-size", "500",
-                 "--eval-stories", "5", "--density-stories", "5", "--out", str(tmp_path / "sw"), "--device", "cpu"])
+                 "--eval-stories", "5", "--density-stories", "5", "--out", str(tmp_path / "sw") + "/", "--device", "cpu"])
     assert code == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert out.count("blocks.") == 4 and "standard-l11-d64" in out and "topk-k4-d64" in out
+    assert f"SAEs written to {tmp_path / 'sw'}/ " in out and "//" not in out  # it printed sw//
+    assert "evaluating SAE" in err  # the evaluation after training shows progress (it ran minutes unseen)
 
 
 def test_wandb_logging_offline(tiny_model, tmp_path, monkeypatch):

@@ -52,6 +52,18 @@ def test_schedule_removes_every_norm_and_loads(tiny_model, tmp_path):
         ssi.remove_norms(NoLNConfig(model=str(out), out=str(tmp_path / "again")), progress=False)
 
 
+def test_noln_cli_prints_lines_not_a_dict(tiny_model, tmp_path, capsys):
+    from simplestories_interp.cli import main
+
+    source = save_native(tiny_model, tmp_path / "src")
+    assert main(["noln", str(source), "--out", str(tmp_path / "free"), "--n-stories", "150", "--steps-per-site",
+                 "1", "--final-steps", "1", "--batch-size", "4", "--micro-batch-size", "2", "--eval-batches", "1",
+                 "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "{" not in out and "val_loss_finetuned: " in out  # it printed the report's raw Python dict
+    assert f"norm-free model written to {tmp_path / 'free'}" in out
+
+
 def test_direct_logit_attribution_is_exact_without_norms(tiny_spec, synth_tokenizer):
     from dataclasses import replace
 
