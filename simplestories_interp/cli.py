@@ -67,13 +67,15 @@ def run_synth(args: SynthConfig) -> None:
 def run_stats(args: StatsConfig) -> None:
     from simplestories_interp.data.diversity import diversity_report
 
-    report = diversity_report(args.n_stories, args.seed)
-    if args.length_stories:
-        from simplestories_interp.data.diversity import token_lengths
+    if args.length_stories:  # a bad --tokenizer is refused before the minute of statistics
         from simplestories_interp.data.tokenizer import load_tokenizer
         from simplestories_interp.zoo.loading import resolve
 
         tokenizer = load_tokenizer(resolve(args.tokenizer).directory)
+    report = diversity_report(args.n_stories, args.seed)
+    if args.length_stories:
+        from simplestories_interp.data.diversity import token_lengths
+
         report["token_lengths"] = {kind: token_lengths(f"{kind}:{args.seed}", tokenizer, args.length_stories)
                                    for kind in ("synthetic", "synthetic-long")}
     if args.json:
@@ -348,6 +350,13 @@ def _remote_code_allowed(allowed: bool):
             os.environ["SSI_TRUST_REMOTE_CODE"] = before
 
 
+def _model_names(ns: argparse.Namespace) -> list[str]:
+    """Every model a command names (``model``, ``head_model``, ``short_models``, ...)."""
+    found = [v for k, v in vars(ns).items() if k == "model" or k.endswith(("_model", "_models"))]
+    flat = [n for v in found for n in (v if isinstance(v, list) else [v])]
+    return [n for n in flat if isinstance(n, str) and n.lower() != "none"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     show_tb = "--traceback" in argv or os.environ.get("SSI_TRACEBACK") == "1"
@@ -357,8 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             require_utf8(arg, "command-line argument")
         ns = build_parser().parse_args(argv)
         merge_model_forms(ns)
-        if isinstance(getattr(ns, "model", None), str):
-            zoo.check_model_name(ns.model)  # a misspelled zoo name fails in well under a second
+        for name in _model_names(ns):
+            zoo.check_model_name(name)  # a misspelled zoo name fails in well under a second
         with _remote_code_allowed(ns.trust_remote_code):
             _apply_separator(ns)
             config, run = COMMANDS[ns._command]

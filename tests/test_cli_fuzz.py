@@ -3,13 +3,17 @@
 The mutations are generated from each command's typed config (the same dataclasses the CLI is
 derived from), so a new option is fuzzed as soon as it exists. Every generated command must fail
 the way the error contract says: exit 2, one ``ssi: error:`` line, no traceback, quickly (a
-command that starts real work on a bad value would blow the time limit). A seeded sample keeps
-the test to about a minute; ``SSI_FUZZ_ALL=1`` runs every mutation.
+command that starts real work on a bad value would blow the time limit). A daily slice keeps the
+test to about a minute and rotates: the mutations are shuffled once (seed 0) and cut into at most
+seven slices, and the day (or ``SSI_FUZZ_DAY=N``, to rerun a failure) picks the slice, so every
+mutation runs within a week of daily CI; ``SSI_FUZZ_ALL=1`` runs every mutation.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import math
 import os
 import random
 import time
@@ -26,7 +30,7 @@ NAMED = {  # string options whose value names something that must exist
     "model": ["SimpleStoriez-5M", MISSING_PATH], "name": ["SimpleStoriez-5M"], "head_model": ["SimpleStoriez-1L"],
     "neuron_model": [MISSING_PATH], "init_from": [MISSING_PATH], "hook": ["blocks.99.hook_nothing"],
     "data": [MISSING_PATH + ".txt", "synthetic:-3"], "eval_data": [MISSING_PATH + ".jsonl"],
-    "path": [MISSING_PATH], "store": [MISSING_PATH], "tokenizer": [MISSING_PATH], "config": [MISSING_PATH + ".yaml"],
+    "path": [MISSING_PATH], "store": [MISSING_PATH], "tokenizer": [MISSING_PATH], "config": [MISSING_PATH + ".yaml", "{folder}"],
     "device": ["tpu9"], "dtype": ["int3"],
 }
 SKIP = {"text", "prompt", "samples", "wandb_project", "directory"}  # any text is valid there
@@ -47,7 +51,7 @@ def _values(cls: type, field: dataclasses.Field, file: str, folder: str) -> list
         return ["not-a-choice"]
     item = typing.get_args(base)[0] if origin is list else base
     if item is int:
-        return ["-1", "-7", "abc", "2.5"]
+        return ["-1", "-7", "abc", "2.5", "99999999999999999999"]
     if item is float:
         return ["-1", "nan", "abc"]
     if item is str and field.name == "hooks":
@@ -76,10 +80,19 @@ def mutations(file: str, folder: str) -> list[tuple[str, list[str]]]:
     return cases
 
 
-def _sample(cases: list) -> list:
+def today() -> int:
+    return int(os.environ.get("SSI_FUZZ_DAY") or datetime.date.today().toordinal())
+
+
+def _sample(cases: list, day: int | None = None) -> list:
+    """The slice of ``cases`` for ``day`` (default: today): every case within seven days."""
     if os.environ.get("SSI_FUZZ_ALL") == "1":
         return cases
-    return random.Random(0).sample(cases, min(70, len(cases)))
+    order = random.Random(0).sample(cases, len(cases))
+    size = max(70, math.ceil(len(cases) / 7))
+    slices = math.ceil(len(cases) / size)
+    start = ((today() if day is None else day) % slices) * size
+    return order[start:start + size]
 
 
 ALL = mutations("{file}", "{folder}")
@@ -104,3 +117,12 @@ def test_every_command_is_fuzzed():
     fuzzed = {case.split(":")[0] for case, _ in ALL}
     assert fuzzed == set(COMMANDS)
     assert len(ALL) > 150
+
+
+def test_the_daily_slice_rotates_through_every_case_in_a_week(monkeypatch):
+    """It used to be the same 70 cases every run (random.Random(0)); print the day to rerun a failure."""
+    monkeypatch.delenv("SSI_FUZZ_ALL", raising=False)
+    week = [_sample(ALL, day) for day in range(today(), today() + 7)]
+    assert {case for case, _ in sum(week, [])} == {case for case, _ in ALL}
+    assert week[0] != week[1] and all(len(s) <= max(70, math.ceil(len(ALL) / 7)) for s in week)
+    print(f"fuzz slice of day {today()} (rerun it with SSI_FUZZ_DAY={today()})")

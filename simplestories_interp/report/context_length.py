@@ -53,7 +53,7 @@ from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.features import feature_activations, feature_topk, match_roles
 from simplestories_interp.sae.position_metrics import evaluate_by_position, late_features, max_decoder_cosine
 from simplestories_interp.sae.training import load_sae, train_sae
-from simplestories_interp.zoo.loading import load_model
+from simplestories_interp.zoo.loading import load_model, require_loadable
 
 SHOWN_FEATURES = 12
 
@@ -61,6 +61,7 @@ SHOWN_FEATURES = 12
 def context_length_study(cfg: ContextLengthConfig | None = None, **settings) -> Path:
     """Run the study as configured (``settings`` override ``cfg``'s fields); return the output folder."""
     cfg = dataclasses.replace(cfg or ContextLengthConfig(), **settings)
+    require_loadable(cfg.model, *cfg.short_models)
     with claim_output(cfg.out, "report") as out:
         device = pick_device(cfg.device)
         model = load_model(cfg.model, device=device)

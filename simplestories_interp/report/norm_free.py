@@ -52,7 +52,7 @@ from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.features import feature_activations, match_roles
 from simplestories_interp.sae.training import load_sae, train_sae
 from simplestories_interp.training.evaluate import eval_loss
-from simplestories_interp.zoo.loading import load_model
+from simplestories_interp.zoo.loading import load_model, require_loadable
 
 ATTRIBUTION_ROWS = 24  # rows of n_ctx tokens for the attribution errors (the effects are per token)
 
@@ -65,6 +65,8 @@ def norm_free_study(cfg: NormFreeConfig | None = None, **settings) -> Path:
             f"--data {cfg.data!r}: the roles and story labels come from the synthetic corpus's "
             "annotations; use synthetic[:SEED]"
         )
+    heads = [] if cfg.head_model.lower() == "none" else [_name(cfg.head_model, k) for k in ("rms", "none")]
+    require_loadable(cfg.model, cfg.model + "-noLN", *heads)
     with claim_output(cfg.out, "report") as out:
         device = pick_device(cfg.device)
         pair = {"rms": load_model(cfg.model, device=device), "none": load_model(cfg.model + "-noLN", device=device)}

@@ -29,7 +29,7 @@ from simplestories_interp.report import thumbnails as th
 from simplestories_interp.report import views
 from simplestories_interp.report.config import FigureConfig
 from simplestories_interp.report.paper_heads import Report, head_figures, page
-from simplestories_interp.zoo.loading import load_model
+from simplestories_interp.zoo.loading import load_model, require_loadable
 
 
 def _control_table(comparisons: list[LayerComparison]) -> str:
@@ -112,6 +112,7 @@ def _neuron_figure(cfg: FigureConfig, out: Path, report: Report) -> None:
 
 def tinystories_figures(cfg: FigureConfig) -> Path:
     """Write all figures, ``index.html`` and ``summary.txt`` into ``cfg.out``."""
+    require_loadable(cfg.head_model, cfg.neuron_model)
     with claim_output(cfg.out, "report") as out:
         return _write_report(cfg, out)
 

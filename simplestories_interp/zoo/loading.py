@@ -80,6 +80,13 @@ def resolve(name_or_path: str | Path, *, revision: str | None = None) -> ModelDi
     raise UnknownModelError(name, zoo.names())  # pragma: no cover - get_spec raised
 
 
+def require_loadable(*names: str) -> None:
+    """Find every model a long job will load, before it starts: a study that loads its second model
+    after minutes of work should refuse a misspelled name at once (``resolve`` without the weights)."""
+    for name in names:
+        resolve(name)
+
+
 def read_spec(found: ModelDir, *, n_ctx: int | None = None) -> ModelSpec:
     fmt = formats.detect_format(found.directory)
     if fmt == "native":
