@@ -92,6 +92,13 @@ CASES = [
     ("prompt-not-utf8", "generate {model} --prompt 'Once \udcff upon'", "is not valid UTF-8 (byte 0xff"),
     ("out-not-utf8", "train --out {w}/run\udcfe", "is not valid UTF-8 (byte 0xfe"),
     ("sae-cfg-negative-d-sae", "sae eval {w}/sae_negative", "d_sae must be a positive whole number, got -1"),
+    ("neurons-one-huge-line", "neurons {model} --hook blocks.0.mlp.hook_post --data {w}/one_line.txt",
+     "its stories are not separated"),
+    ("train-one-huge-line", "train --data {w}/one_line.txt --out {w}/one_line_run", "its stories are not separated"),
+    # found by the rotating fuzz slice: refused, but only after minutes of work (issue 25)
+    ("study-misspelled-second-model", "reproduce norm-free --head-model SimpleStoriez-1L --out {w}/nf",
+     "unknown model 'SimpleStoriez-1L'"),
+    ("stats-missing-tokenizer", "data stats --tokenizer /nonexistent/ssi/tok", "does not exist"),
     ("option-prefix", "train --max-step 5", "unrecognized arguments: --max-step"),
     ("unknown-subcommand", "sae trian", "invalid choice: 'trian'"),
 ]
@@ -126,6 +133,7 @@ def world(tmp_path_factory, tokenizer_factory):
     (w / "zero_heads" / "model.safetensors").write_bytes((model / "model.safetensors").read_bytes())
     (w / "not_objects.jsonl").write_text('[1, 2]\n"a story"\n')
     (w / "five.jsonl").write_text('{"story": 5}\n')
+    (w / "one_line.txt").write_text("the girl ran to the park and " * 40_000)  # 1.2M characters, no separator
     pq.write_table(pa.table({"text": [1, 2, 3]}), w / "ints.parquet")
     (w / "latin1.yaml").write_bytes("lr: 0.001 # café\n".encode("latin-1"))
     (w / "utf16.yaml").write_bytes("max_steps: 0\n".encode("utf-16"))
@@ -160,7 +168,7 @@ def assert_one_line_error(code: int, err: str, seconds: float, needle: str = "")
     lines = [line for line in err.replace("\r", "\n").split("\n") if "ssi: error:" in line]
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].endswith(lines[0].split("ssi: error: ", 1)[1]) and needle in lines[0], err
-    assert seconds < 60, f"took {seconds:.0f} s"
+    assert seconds < 30, f"took {seconds:.0f} s"
 
 
 def argv_of(command: str, world: Path) -> list[str]:

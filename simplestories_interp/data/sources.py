@@ -110,7 +110,20 @@ def _raw(source: str, split: str, start: int) -> Iterator[str]:
     if kind == "hub":
         return islice(_hub(arg or HUB_DATASET, split), start, None)
     path, sep = split_separator(source)
-    return islice((_clean_text(s) for f in _files(Path(path)) for s in _read(f, sep)), start, None)
+    return islice((_clean_text(_not_huge(s, f)) for f in _files(Path(path)) for s in _read(f, sep)), start, None)
+
+
+MAX_STORY_CHARS = 1_000_000
+"""Longest story accepted (~250k tokens, 500 contexts of 512): one story longer than this is a file whose
+separators were not found, and tagging or tokenising it as one text took minutes and 10 GB."""
+
+
+def _not_huge(story: str, path: Path) -> str:
+    if len(story) > MAX_STORY_CHARS:
+        raise DataError(f"{str(path)!r} holds a story of {len(story):,} characters (at most {MAX_STORY_CHARS:,}): "
+                        "its stories are not separated; put a blank line or a line like <|endoftext|> between "
+                        "them, or name the separator with --separator")
+    return story
 
 
 def _files(path: Path) -> list[Path]:
