@@ -30,7 +30,8 @@ NAMED = {  # string options whose value names something that must exist
     "model": ["SimpleStoriez-5M", MISSING_PATH], "name": ["SimpleStoriez-5M"], "head_model": ["SimpleStoriez-1L"],
     "neuron_model": [MISSING_PATH], "init_from": [MISSING_PATH], "hook": ["blocks.99.hook_nothing"],
     "data": [MISSING_PATH + ".txt", "synthetic:-3"], "eval_data": [MISSING_PATH + ".jsonl"],
-    "path": [MISSING_PATH], "store": [MISSING_PATH], "tokenizer": [MISSING_PATH], "config": [MISSING_PATH + ".yaml", "{folder}"],
+    "path": [MISSING_PATH], "store": [MISSING_PATH], "tokenizer": [MISSING_PATH],
+    "config": [MISSING_PATH + ".yaml", "{folder}"],
     "device": ["tpu9"], "dtype": ["int3"],
 }
 SKIP = {"text", "prompt", "samples", "wandb_project", "directory"}  # any text is valid there

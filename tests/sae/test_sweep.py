@@ -100,7 +100,8 @@ def test_sweep_cli(tiny_model, store, tmp_path, capsys):
     model_dir = save_native(tiny_model, tmp_path / "model")
     code = main(["sae", "sweep", "--model", str(model_dir), "--store", store, "--hooks", *HOOKS, "--d-sae", "64",
                  "--archs", "topk", "standard", "--ks", "4", "--l1s", "1", "--tokens", "2000", "--batch-size", "500",
-                 "--eval-stories", "5", "--density-stories", "5", "--out", str(tmp_path / "sw") + "/", "--device", "cpu"])
+                 "--eval-stories", "5", "--density-stories", "5", "--out", str(tmp_path / "sw") + "/",
+                 "--device", "cpu"])
     assert code == 0
     out, err = capsys.readouterr()
     assert out.count("blocks.") == 4 and "standard-l11-d64" in out and "topk-k4-d64" in out
