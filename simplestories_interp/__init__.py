@@ -42,7 +42,7 @@ _LAZY = {
     "eval_sae": "sae.training",
     "SAEConfig": "sae.config",
     "SAESweepConfig": "sae.config",
-    "FigureConfig": "report.config",
+    "FigureConfig": "studies.config",
 }
 # ssi.<module> -> the module (the names of the flat layout before 0.2 keep working here)
 _MODULES = {
@@ -56,12 +56,15 @@ _MODULES = {
     "neurons": "analysis.neurons",
     "heads": "analysis.heads",
     "attribution": "analysis.attribution",
-    "views": "report.views",
+    "views": "render.views",
+    "thumbnails": "render.thumbnails",
     "data": "data",
     "training": "training",
     "analysis": "analysis",
     "sae": "sae",
-    "report": "report",
+    "render": "render",
+    "studies": "studies",
+    "report": "studies",  # the name of studies/ before 0.2 (kept one release)
 }
 
 __all__ = [
@@ -69,8 +72,9 @@ __all__ = [
     "SAESweepConfig", "TrainConfig", "activations", "analysis", "attribution", "build_model",
     "cache_activations", "checkpoint", "convert", "data", "errors", "eval_loss", "eval_sae", "fix_tokenizer",
     "formats", "generate", "generate_stories", "get_spec", "heads", "hub", "iter_stories", "load_config",
-    "load_model", "load_sae", "load_tokenizer", "loading", "neurons", "pack", "remove_norms", "report",
-    "sae", "tokenizer", "train", "train_sae", "train_saes", "train_tokenizer", "training", "views", "zoo",
+    "load_model", "load_sae", "load_tokenizer", "loading", "neurons", "pack", "remove_norms", "render", "report",
+    "sae", "studies", "thumbnails", "tokenizer", "train", "train_sae", "train_saes", "train_tokenizer", "training",
+    "views", "zoo",
 ]
 
 if TYPE_CHECKING:
@@ -79,9 +83,9 @@ if TYPE_CHECKING:
     from simplestories_interp.data.sources import iter_stories
     from simplestories_interp.data.synthetic import generate_stories
     from simplestories_interp.data.tokenizer import fix_tokenizer, load_tokenizer, train_tokenizer
-    from simplestories_interp.report.config import FigureConfig
     from simplestories_interp.sae.config import SAEConfig, SAESweepConfig
     from simplestories_interp.sae.training import eval_sae, load_sae, train_sae, train_saes
+    from simplestories_interp.studies.config import FigureConfig
     from simplestories_interp.training.config import NoLNConfig, TrainConfig, load_config
     from simplestories_interp.training.evaluate import eval_loss
     from simplestories_interp.training.noln import remove_norms

@@ -25,13 +25,13 @@ from simplestories_interp.data.config import StatsConfig, SynthConfig
 from simplestories_interp.dataclass_args import add_dataclass_args, given, merge_model_forms
 from simplestories_interp.errors import DataError, InvalidArgumentError, SSIError, did_you_mean
 from simplestories_interp.files import require_utf8
-from simplestories_interp.report.config import ContextLengthConfig, FigureConfig, NormFreeConfig
 from simplestories_interp.sae.config import (
     SAEConfig,
     SAEEvalConfig,
     SAEFeaturesConfig,
     SAESweepConfig,
 )
+from simplestories_interp.studies.registry import STUDIES
 from simplestories_interp.training.config import NoLNConfig, TrainConfig, TrainRunConfig
 from simplestories_interp.zoo.config import GenerateConfig, InfoConfig, ZooConfig
 from simplestories_interp.zoo.listing import run_info, run_zoo
@@ -102,7 +102,7 @@ def run_cache(args: CacheConfig) -> None:
     store = cache_activations(model, args.hooks, args.out, source=args.data, n_stories=args.n_stories,
                               batch_size=args.batch_size, rows_per_shard=args.rows_per_shard, dtype=args.dtype)
     from simplestories_interp.data.rows import tokenizer_unk_id
-    from simplestories_interp.report.views import fmt_or_na
+    from simplestories_interp.render.views import fmt_or_na
 
     unk = fmt_or_na(store.unk_rate(tokenizer_unk_id(model.tokenizer)), ".2%")
     print(f"{store.n_tokens} tokens x {', '.join(f'{h} ({store.d(h)})' for h in store.hooks)} in {args.out}, "
@@ -112,7 +112,7 @@ def run_cache(args: CacheConfig) -> None:
 def run_neurons(args: NeuronConfig) -> None:
     from simplestories_interp.analysis.neurons import explain, role_summary, scan
     from simplestories_interp.files import ensure_file_target
-    from simplestories_interp.report import views
+    from simplestories_interp.render import views
     from simplestories_interp.zoo.loading import load_model
 
     # before the scan, not after it
@@ -139,7 +139,7 @@ def run_heads(args: HeadConfig) -> None:
     from simplestories_interp.analysis.heads import as_records, head_statistics, parse_thresholds
     from simplestories_interp.data.rows import build_rows
     from simplestories_interp.files import claim_output
-    from simplestories_interp.report.views import fmt_or_na
+    from simplestories_interp.render.views import fmt_or_na
     from simplestories_interp.zoo.loading import load_model
 
     thresholds = parse_thresholds(args.thresholds)
@@ -163,8 +163,8 @@ def run_heads(args: HeadConfig) -> None:
 
 
 def _write_head_pages(args: HeadConfig, model, records: list[dict], out: Path) -> None:
-    from simplestories_interp.report import views
-    from simplestories_interp.report.config import DEFAULT_TEXT
+    from simplestories_interp.analysis.config import DEFAULT_TEXT
+    from simplestories_interp.render import views
 
     (out / "heads.json").write_text(json.dumps(records, indent=1))
     views.write(out / "heads_heatmap.html", views.page(f"Heads of {args.model}", views.heads_heatmap(
@@ -225,25 +225,14 @@ def run_noln(args) -> None:
     print(f"norm-free model written to {out}")
 
 
-def run_reproduce(args) -> None:
-    from simplestories_interp.report.tinystories import tinystories_figures
+def _reproduce(name: str) -> Callable:
+    def run_reproduce(args) -> None:
+        from simplestories_interp.studies.registry import run
 
-    print(f"report: {tinystories_figures(args)}")
-    print((Path(args.out) / "summary.txt").read_text())
+        print(f"report: {run(name, args)}")
+        print((Path(args.out) / "summary.txt").read_text())
 
-
-def run_context_length(args) -> None:
-    from simplestories_interp.report.context_length import context_length_study
-
-    print(f"report: {context_length_study(args)}")
-    print((Path(args.out) / "summary.txt").read_text())
-
-
-def run_norm_free(args) -> None:
-    from simplestories_interp.report.norm_free import norm_free_study
-
-    print(f"report: {norm_free_study(args)}")
-    print((Path(args.out) / "summary.txt").read_text())
+    return run_reproduce
 
 
 COMMANDS: dict[str, tuple[type, Callable]] = {
@@ -256,9 +245,7 @@ COMMANDS: dict[str, tuple[type, Callable]] = {
     "cache": (CacheConfig, run_cache),
     "neurons": (NeuronConfig, run_neurons),
     "heads": (HeadConfig, run_heads),
-    "reproduce tinystories": (FigureConfig, run_reproduce),
-    "reproduce context-length": (ContextLengthConfig, run_context_length),
-    "reproduce norm-free": (NormFreeConfig, run_norm_free),
+    **{f"reproduce {name}": (config, _reproduce(name)) for name, (config, _) in STUDIES.items()},
     "noln": (NoLNConfig, run_noln),
     "sae train": (SAEConfig, run_sae_train),
     "sae sweep": (SAESweepConfig, run_sae_sweep),

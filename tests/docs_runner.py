@@ -28,7 +28,7 @@ PRELOAD = (
     "tqdm.auto", *(f"simplestories_interp.{m}" for m in (
         "cli", "zoo.loading", "zoo.sampling", "data.packing", "data.synthetic", "data.diversity",
         "analysis.activations", "analysis.neurons", "analysis.heads", "analysis.attribution", "sae.training",
-        "sae.features", "training.trainer", "training.noln", "report.tinystories", "report.views")),
+        "sae.features", "training.trainer", "training.noln", "studies.tinystories", "render.views")),
 )
 
 

@@ -326,7 +326,7 @@ def test_pages_the_library_wrote_are_replaced_atomically(tmp_path, monkeypatch):
 
     from simplestories_interp.errors import DiskFullError
     from simplestories_interp.files import ensure_file_target
-    from simplestories_interp.report import views
+    from simplestories_interp.render import views
 
     page = views.write(tmp_path / "page.html", views.page("first", "<p>old</p>"))
     assert ensure_file_target(page) == page  # ours: replaceable

@@ -8,8 +8,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from simplestories_interp.dataclass_args import check_ranges, positional
-from simplestories_interp.report.config import DEFAULT_HEAD_MODEL
-from simplestories_interp.zoo.registry import DEFAULT_MODEL
+from simplestories_interp.zoo.registry import DEFAULT_HEAD_MODEL, DEFAULT_MODEL
+
+POSITION_BUCKETS: tuple[tuple[int, int], ...] = ((0, 64), (64, 128), (128, 256), (256, 512))
+"""Position buckets [lo, hi) of the context-length study (docs/context_length.md)."""
+
+# Our own paragraph of the same shape as the paper's Fig. 19/20 example.
+DEFAULT_TEXT = (
+    "One day, Lily and Max went to the park to look for a red ball. Lily said, \"Max, can you "
+    "see the ball?\" Max looked under the big tree, but the ball was not there. Then Lily saw "
+    "the ball near the pond. She ran to the pond and picked up the ball. Max and Lily played "
+    "with the ball in the park until it was time to go home."
+)
 
 
 @dataclass

@@ -22,9 +22,9 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from simplestories_interp.analysis.config import POSITION_BUCKETS  # noqa: F401 - re-exported
 from simplestories_interp.data.rows import Rows, _annotated_tokens
 from simplestories_interp.errors import InvalidArgumentError
-from simplestories_interp.report.config import POSITION_BUCKETS  # noqa: F401 - re-exported
 from simplestories_interp.training.model import next_token_loss
 
 Buckets = Sequence[tuple[int, int]]

@@ -2,7 +2,7 @@
 
 Why: ordinary synthetic stories are 50-400 tokens, so a 512-token window holds several of them
 and nothing in it rewards looking more than a story back. The context-length study
-(:mod:`simplestories_interp.report.context_length`) needs documents that fill 512 tokens and
+(:mod:`simplestories_interp.studies.context_length`) needs documents that fill 512 tokens and
 plant references that only a long context resolves. Each long story (source
 ``synthetic-long[:SEED]``) has 3 to 8 chapters (mostly 5) with the same hero, friend, object and places,
 and three long-range devices:

@@ -1,7 +1,7 @@
 """SAE feature views and their ground truth on the synthetic corpus.
 
 Features are viewed like neurons (:mod:`simplestories_interp.analysis.neurons`,
-:mod:`simplestories_interp.report.views`): top-activating contexts,
+:mod:`simplestories_interp.render.views`): top-activating contexts,
 quantile samples, the activation histogram, and the logit effect of each feature's decoder
 direction. On the annotated corpus each feature is matched to the role that best predicts
 its firing: for the tokens where the feature is active and the tokens carrying a role,
@@ -10,7 +10,9 @@ precision = |active and role| / |active|, recall = |active and role| / |role|, a
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,8 +20,11 @@ from transformer_lens import HookedTransformer
 
 from simplestories_interp.analysis.hooks import run_hooks, stop_layer
 from simplestories_interp.analysis.neurons import TopK, direction_logit_effect, scan
-from simplestories_interp.data.rows import Rows
+from simplestories_interp.data.rows import Rows, build_rows
 from simplestories_interp.errors import InvalidArgumentError
+from simplestories_interp.render import views
+from simplestories_interp.sae.training import PROVENANCE, load_sae
+from simplestories_interp.zoo.loading import load_model
 
 _SKIP = {"dialogue"}
 
@@ -96,14 +101,6 @@ def as_records(matches: list[FeatureMatch]) -> list[dict]:
 def feature_report(path, *, model=None, features: list[int] | None = None, data: str = "synthetic:2023",
                    n_stories: int = 60, out=None, device=None) -> str:
     """Scan an SAE's features over a corpus; return a text summary and optionally write a page."""
-    import json
-    from pathlib import Path
-
-    from simplestories_interp.data.rows import build_rows
-    from simplestories_interp.report import views
-    from simplestories_interp.sae.training import PROVENANCE, load_sae
-    from simplestories_interp.zoo.loading import load_model
-
     sae = load_sae(path, device=device)
     outside = [f for f in features or [] if not 0 <= f < sae.cfg.d_sae]
     if outside:  # before the scan, not after it

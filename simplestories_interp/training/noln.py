@@ -43,7 +43,7 @@ from simplestories_interp.training.trainer import (
     train_step,
 )
 from simplestories_interp.zoo.formats import save_native
-from simplestories_interp.zoo.registry import ModelSpec
+from simplestories_interp.zoo.registry import ModelSpec, norm_free_name
 
 
 def norm_sites(model: Llama) -> list[tuple[str, RMSNorm]]:
@@ -95,8 +95,7 @@ def fold(model: Llama) -> tuple[ModelSpec, dict[str, torch.Tensor]]:
         del tl[f"blocks.{i}.ln1.w"], tl[f"blocks.{i}.ln2.w"]
     tl["unembed.W_U"] = tl["unembed.W_U"] * scale["ln_final"][:, None]
     del tl["ln_final.w"]
-    name = (spec.name + "-noLN") if not spec.name.endswith("-noLN") else spec.name
-    return dataclasses.replace(spec, name=name, normalization="none"), tl
+    return dataclasses.replace(spec, name=norm_free_name(spec.name), normalization="none"), tl
 
 
 def _load_base(cfg: NoLNConfig):

@@ -129,7 +129,7 @@ class ModelSpec:
         # a base with learned positions (the paper-shape models) keeps its name: -abspos marks a change
         moved = positional == "absolute" and self.positional != "absolute"
         name += "-abspos" if moved else ""
-        name += "-noLN" if normalization == "none" else ""
+        name = norm_free_name(name) if normalization == "none" else name
         is_base = name == base
         return dataclasses.replace(
             self,
@@ -230,6 +230,21 @@ def _synth_specs() -> dict[str, ModelSpec]:
 _REGISTRY: dict[str, ModelSpec] = {**_base_specs(), **_synth_specs()}
 #: The model every command uses when none is named: runs offline on a fresh machine.
 DEFAULT_MODEL = "SynthStories-1.25M"
+NORM_FREE_SUFFIX = "-noLN"
+"""Names a model's norm-free twin (``ssi noln``): the one rule, used by the zoo, the fine-tune and the study."""
+
+
+def norm_free_name(name: str) -> str:
+    """The name of ``name``'s norm-free twin (``name`` itself if it is one already)."""
+    return name if name.endswith(NORM_FREE_SUFFIX) else name + NORM_FREE_SUFFIX
+
+DEFAULT_NEURON_MODEL = "SynthStories-1M-paper"
+"""The paper's Fig. 21 model shape (8 layers, d_model 64): its index-picked neurons have roles as the paper's
+do, and its neurons beat random directions in more layers than SynthStories-1.25M's (docs/neurons.md).
+Default of ``ssi reproduce tinystories --neuron-model``."""
+DEFAULT_HEAD_MODEL = "SynthStories-1L-1024"
+"""The paper-scale 1-layer model (GPU-trained, learned positions): it has the paper's positional head. Default of
+``ssi heads`` and ``ssi reproduce tinystories --head-model``."""
 _VARIANT_RE = re.compile(r"^(?P<base>.+?)(?:-ctx(?P<ctx>\d+))?(?P<abspos>-abspos)?(?P<noln>-noLN)?$")
 
 
@@ -272,7 +287,7 @@ def get_spec(name: str) -> ModelSpec:
             raise UnknownModelError(name, names(), hint=f"n_ctx must be at least 2, got {n_ctx}.")
         return base.variant(n_ctx=n_ctx, normalization="none" if match["noln"] else None,
                             positional="absolute" if match["abspos"] else None)
-    raise UnknownModelError(name, names() + [n + "-noLN" for n in names()])
+    raise UnknownModelError(name, names() + [norm_free_name(n) for n in names()])
 
 
 def is_zoo_name(name: str) -> bool:
@@ -292,7 +307,7 @@ def check_model_name(name: str) -> None:
     a TransformerLens name, which only the loader can tell)."""
     if name.startswith(_FAMILIES) and "/" not in name and not is_zoo_name(name) and not Path(name).exists() \
             and not any((root / name).is_dir() for root in model_search_path()):
-        raise UnknownModelError(name, names() + [n + "-noLN" for n in names()])
+        raise UnknownModelError(name, names() + [norm_free_name(n) for n in names()])
 
 
 def spec_for_hub_id(hub_id: str) -> ModelSpec | None:

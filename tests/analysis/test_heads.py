@@ -9,7 +9,7 @@ from simplestories_interp.analysis.heads import (
     head_statistics,
 )
 from simplestories_interp.data.rows import build_rows
-from simplestories_interp.report import views
+from simplestories_interp.render import views
 
 
 def _classify(pattern, entity=None, roles=None, role_names=("name",)):

@@ -9,7 +9,7 @@ from simplestories_interp.analysis.neurons import (
     topk_update,
 )
 from simplestories_interp.data.rows import build_rows
-from simplestories_interp.report import views
+from simplestories_interp.render import views
 
 
 def test_streaming_topk_equals_brute_force(tiny_model):

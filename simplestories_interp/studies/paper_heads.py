@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simplestories_interp.analysis.heads import HeadStats, as_records, head_statistics
+from simplestories_interp.analysis.patterns import sentence_patterns
 from simplestories_interp.data.rows import build_rows
 from simplestories_interp.data.tagger import tag_records
-from simplestories_interp.report import thumbnails as th
-from simplestories_interp.report import views
-from simplestories_interp.report.config import FigureConfig
+from simplestories_interp.render import thumbnails as th
+from simplestories_interp.render import views
+from simplestories_interp.studies.config import FigureConfig
 from simplestories_interp.zoo.loading import load_model
 
 NEAR_OFFSETS = (1, 2, 3)
@@ -149,7 +150,7 @@ def head_figures(cfg: FigureConfig, out: Path, report: Report) -> list[HeadStats
                    f"{len(positional)} positional head(s) at offsets {offsets or 'none'} and {len(semantic)} semantic "
                    f"head(s), {sum((s.entity_lift or 0) >= 1.5 for s in semantic)} of them seeking entities (entity "
                    f"lift >= 1.5), over {data}.", "heads_heatmap.html")
-    tokens, patterns = th.sentence_patterns(model, cfg.text)
+    tokens, patterns = sentence_patterns(model, cfg.text)
     kinds = paragraph_entities(cfg.text, tokens, model.tokenizer)
     near = fig19_heads(layer0)
     lines = [_fig20_line(s, tokens, patterns[s.layer][s.head], kinds) for s in semantic[:4]]

@@ -6,29 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from simplestories_interp.analysis.config import DEFAULT_TEXT, POSITION_BUCKETS
 from simplestories_interp.dataclass_args import check_ranges
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.sae.config import COUNTERPART_COSINE
-from simplestories_interp.zoo.registry import DEFAULT_MODEL
+from simplestories_interp.zoo.registry import DEFAULT_HEAD_MODEL, DEFAULT_MODEL, DEFAULT_NEURON_MODEL, NORM_FREE_SUFFIX
 
-POSITION_BUCKETS: tuple[tuple[int, int], ...] = ((0, 64), (64, 128), (128, 256), (256, 512))
-"""Position buckets [lo, hi) of the context-length study (docs/context_length.md)."""
+__all__ = ["DEFAULT_HEAD_MODEL", "DEFAULT_NEURON_MODEL", "DEFAULT_TEXT", "POSITION_BUCKETS"]  # re-exported
+
 LONG_CONTEXT_MODEL = "SynthStories-1.25M-long"
 SHORT_CONTEXT_MODELS = ("SynthStories-1.25M-long-ctx64", "SynthStories-1.25M-long-ctx128")
-
-DEFAULT_NEURON_MODEL = "SynthStories-1M-paper"
-"""The paper's Fig. 21 model shape (8 layers, d_model 64): its index-picked neurons have roles as the paper's
-do, and its neurons beat random directions in more layers than SynthStories-1.25M's (docs/neurons.md)."""
-DEFAULT_HEAD_MODEL = "SynthStories-1L-1024"
-"""The paper-scale 1-layer model (GPU-trained, learned positions): it has the paper's positional head."""
-# Our own paragraph of the same shape as the paper's Fig. 19/20 example.
-DEFAULT_TEXT = (
-    "One day, Lily and Max went to the park to look for a red ball. Lily said, \"Max, can you "
-    "see the ball?\" Max looked under the big tree, but the ball was not there. Then Lily saw "
-    "the ball near the pond. She ran to the pond and picked up the ball. Max and Lily played "
-    "with the ball in the park until it was time to go home."
-)
-
 
 @dataclass
 class FigureConfig:
@@ -151,6 +138,6 @@ class NormFreeConfig:
     def __post_init__(self) -> None:
         check_ranges(self, positive=("stories", "neuron_stories", "head_stories", "tokens", "k", "expansion"),
                      fraction=("f1_threshold",), non_negative=("seed",))
-        if self.model.endswith("-noLN"):
+        if self.model.endswith(NORM_FREE_SUFFIX):
             raise ConfigError(f"--model is the normalised model (its twin is MODEL-noLN), got {self.model!r}; "
                               f"try {self.model.removesuffix('-noLN')!r}")

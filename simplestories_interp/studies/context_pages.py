@@ -10,13 +10,16 @@ import html
 
 import numpy as np
 
+from simplestories_interp.render import views
+from simplestories_interp.render.views import fmt_or_na
+
 SMOOTH = 8  # positions averaged per point of the loss curve (a single position is noisy)
 SAE_PANELS = (("explained_variance", "explained variance"), ("ce_loss_score", "CE loss score"),
               ("kl_sae", "KL (clean || spliced)"), ("dead_fraction", "share of features silent"))
 
 
 def _fmt(v, digits: int = 3) -> str:
-    return "n/a" if v is None else f"{v:.{digits}f}"
+    return fmt_or_na(v, f".{digits}f")
 
 
 def _bucket(results: dict, name: str, i: int) -> float | None:
@@ -141,8 +144,6 @@ READ = {
 
 
 def index_page(results: dict) -> str:
-    from simplestories_interp.report import views
-
     figs = [_loss_figure(results), _mention_figure(results), _sae_figure(results)]
     charts = [f.to_html(full_html=False, include_plotlyjs=i == 0) for i, f in enumerate(figs)]
     finding = "".join(f"<li>{html.escape(f)}</li>" for f in findings(results))

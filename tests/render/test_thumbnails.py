@@ -4,7 +4,8 @@ import re
 
 import torch
 
-from simplestories_interp.report import thumbnails as th
+from simplestories_interp.analysis.patterns import text_tokens
+from simplestories_interp.render import thumbnails as th
 
 
 def test_class_grid_colours_each_class():
@@ -45,7 +46,7 @@ def test_head_figures_show_the_texts_own_spelling(tiny_model):
     """Head figures used to show the tokenizer's lowercased vocabulary strings ("lily", "[UNK]" for an
     apostrophe) while neuron views show the story's text; both now show the text (issue 25)."""
     text = 'One windy day, Lily\'s Dog ran. "Hi!" she said.'
-    tokens = th.text_tokens(tiny_model, text)
+    tokens = text_tokens(tiny_model, text)
     assert len(tokens) == len(tiny_model.to_str_tokens(text)) and tokens[0] == "[EOS]"
     assert tokens[1] == "One" and "one" in tiny_model.to_str_tokens(text)  # the vocabulary's string is lowercase
     pattern = torch.ones(len(tokens), len(tokens))

@@ -10,7 +10,8 @@ import html
 
 import numpy as np
 
-from simplestories_interp.report.views import fmt_or_na
+from simplestories_interp.render import views
+from simplestories_interp.render.views import fmt_or_na
 
 KINDS = (("rms", "normalised"), ("none", "norm-free"))
 COLOURS = {"rms": "#4c72b0", "none": "#dd8452"}
@@ -26,7 +27,7 @@ SAE_KEYS = (
 
 
 def _fmt(v, digits: int = 3) -> str:
-    return "n/a" if v is None else f"{v:.{digits}f}"
+    return fmt_or_na(v, f".{digits}f")
 
 
 def _diff(a, b, digits: int = 3) -> str:
@@ -242,8 +243,6 @@ READ = {
 
 
 def index_page(results: dict) -> str:
-    from simplestories_interp.report import views
-
     figs = [_attribution_figure(results), _per_layer_figure(results)]
     charts = [f.to_html(full_html=False, include_plotlyjs=i == 0) for i, f in enumerate(figs)]
     finding = "".join(f"<li>{html.escape(f)}</li>" for f in findings(results))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import html
 
 import numpy as np
-import torch
 from jaxtyping import Float
 from torch import Tensor
 
@@ -147,35 +146,3 @@ def top_examples(top: TopK, unit: int, n: int = 3) -> str:
         lines.append(f"<div class='sent'>…{esc(before)}<mark style='--a:0.8'>{esc(token)}</mark>{esc(after)}… "
                      f"<span class='meta'>({float(value):.2f})</span></div>")
     return "".join(lines)
-
-
-def sentence_patterns(model, text: str, *,
-                      prepend_bos: bool = True) -> tuple[list[str], list[Float[Tensor, "head q k"]]]:
-    """The tokens of ``text`` and every layer's attention patterns on it (on the CPU)."""
-    tokens = model.to_tokens(text, prepend_bos=prepend_bos)
-    with torch.no_grad():
-        _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"))
-    patterns = [cache[f"blocks.{layer}.attn.hook_pattern"][0].cpu() for layer in range(model.cfg.n_layers)]
-    return text_tokens(model, text, prepend_bos=prepend_bos), patterns
-
-
-def text_tokens(model, text: str, *, prepend_bos: bool = True) -> list[str]:
-    """The tokens of ``text`` spelled as the text spells them: the SimpleStories tokenizer lowercases and
-    maps characters it cannot spell to ``[UNK]``, but a figure should show the story's own words, as
-    the neuron views do. Read through the tokenizer's character offsets; a token glued to the one
-    before it (no space between) is prefixed ``##``, which :func:`highlighted_sentence` joins. Falls
-    back to the vocabulary strings where a tokenizer gives no offsets that line up."""
-    str_tokens = [str(t) for t in model.to_str_tokens(text, prepend_bos=prepend_bos)]
-    try:
-        offsets = model.tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
-    except (TypeError, ValueError, NotImplementedError, KeyError):  # a slow tokenizer has no offsets
-        return str_tokens
-    n_special = len(str_tokens) - len(offsets)
-    if n_special not in (0, 1) or any(a < b_prev for (a, _), (_, b_prev) in zip(offsets[1:], offsets, strict=False)):
-        return str_tokens  # byte pieces of one character share offsets: keep the vocabulary's strings
-    out, previous_end = str_tokens[:n_special], None
-    for start, end in offsets:
-        piece = text[start:end].strip() or str_tokens[len(out)]
-        out.append(("##" if start == previous_end else "") + piece)
-        previous_end = end
-    return out

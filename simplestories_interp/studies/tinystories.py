@@ -25,10 +25,10 @@ from tqdm.auto import tqdm
 from simplestories_interp.analysis.basis_control import LayerComparison, compare_bases
 from simplestories_interp.data.rows import build_rows
 from simplestories_interp.files import claim_output
-from simplestories_interp.report import thumbnails as th
-from simplestories_interp.report import views
-from simplestories_interp.report.config import FigureConfig
-from simplestories_interp.report.paper_heads import Report, head_figures, page
+from simplestories_interp.render import thumbnails as th
+from simplestories_interp.render import views
+from simplestories_interp.studies.config import FigureConfig
+from simplestories_interp.studies.paper_heads import Report, head_figures, page
 from simplestories_interp.zoo.loading import load_model, require_loadable
 
 

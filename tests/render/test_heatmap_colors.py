@@ -5,8 +5,8 @@ import re
 
 from plotly.colors import hex_to_rgb
 
-from simplestories_interp.report.thumbnails import CLASS_COLORS
-from simplestories_interp.report.views import class_colorscale, heads_heatmap
+from simplestories_interp.render.thumbnails import CLASS_COLORS
+from simplestories_interp.render.views import class_colorscale, heads_heatmap
 
 FOUR = [{"layer": 0, "head": h, "head_class": c, "offset": -2 if c == "positional" else None}
         for h, c in enumerate(CLASS_COLORS)]

@@ -42,56 +42,54 @@ from simplestories_interp.analysis.probes import (
 )
 from simplestories_interp.data.rows import Rows, build_rows
 from simplestories_interp.data.sources import is_synthetic
-from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.files import atomic_write_text, claim_output
-from simplestories_interp.report import views
-from simplestories_interp.report.config import NormFreeConfig
-from simplestories_interp.report.norm_free_pages import index_page, summary_text
 from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.features import feature_activations, match_roles
 from simplestories_interp.sae.training import load_sae, train_sae
+from simplestories_interp.studies.config import NormFreeConfig
+from simplestories_interp.studies.norm_free_pages import index_page, summary_text
+from simplestories_interp.studies.study import Study, run_study, with_settings
 from simplestories_interp.training.evaluate import eval_loss
 from simplestories_interp.zoo.loading import load_model, require_loadable
+from simplestories_interp.zoo.registry import norm_free_name
 
 ATTRIBUTION_ROWS = 24  # rows of n_ctx tokens for the attribution errors (the effects are per token)
 
 
 def norm_free_study(cfg: NormFreeConfig | None = None, **settings) -> Path:
     """Run the study as configured (``settings`` override ``cfg``'s fields); return the output folder."""
-    cfg = dataclasses.replace(cfg or NormFreeConfig(), **settings)
+    return run_study(STUDY, with_settings(cfg, NormFreeConfig, settings))
+
+
+def _check(cfg: NormFreeConfig) -> None:
     if not is_synthetic(cfg.data):
         raise ConfigError(
             f"--data {cfg.data!r}: the roles and story labels come from the synthetic corpus's "
             "annotations; use synthetic[:SEED]"
         )
     heads = [] if cfg.head_model.lower() == "none" else [_name(cfg.head_model, k) for k in ("rms", "none")]
-    require_loadable(cfg.model, cfg.model + "-noLN", *heads)
-    with claim_output(cfg.out, "report") as out:
-        device = pick_device(cfg.device)
-        pair = {"rms": load_model(cfg.model, device=device), "none": load_model(cfg.model + "-noLN", device=device)}
-        parse_hooks(pair["rms"], [cfg.hook])
-        rows = build_rows(cfg.data, pair["rms"].tokenizer, pair["rms"].cfg.n_ctx, cfg.stories)
-        results = {
-            "config": dataclasses.asdict(cfg),
-            "models": {k: _name(cfg.model, k) for k in pair},
-            "tokens": int(rows.tokens.size),
-            "loss": {k: round(eval_loss(m, cfg.data, n_stories=cfg.stories, max_rows=None), 4)
-                     for k, m in pair.items()},
-            "attribution": {k: _attribution(m, rows) for k, m in pair.items()},
-            "saes": {k: _sae(cfg, k, m, rows, out) for k, m in pair.items()},
-            "neurons": {k: _neurons(cfg, m, rows) for k, m in pair.items()},
-            "probes": _probes(cfg, pair, rows),
-            "heads": _heads(cfg, device),
-        }
-        atomic_write_text(out / "results.json", json.dumps(results, indent=1))
-        atomic_write_text(out / "summary.txt", summary_text(results))
-        views.write(out / "index.html", index_page(results))
-    return out
+    require_loadable(cfg.model, norm_free_name(cfg.model), *heads)
+
+
+def _measure(cfg: NormFreeConfig, out: Path, device) -> dict:
+    pair = {"rms": load_model(cfg.model, device=device), "none": load_model(norm_free_name(cfg.model), device=device)}
+    parse_hooks(pair["rms"], [cfg.hook])
+    rows = build_rows(cfg.data, pair["rms"].tokenizer, pair["rms"].cfg.n_ctx, cfg.stories)
+    return {
+        "config": dataclasses.asdict(cfg),
+        "models": {k: _name(cfg.model, k) for k in pair},
+        "tokens": int(rows.tokens.size),
+        "loss": {k: round(eval_loss(m, cfg.data, n_stories=cfg.stories, max_rows=None), 4) for k, m in pair.items()},
+        "attribution": {k: _attribution(m, rows) for k, m in pair.items()},
+        "saes": {k: _sae(cfg, k, m, rows, out) for k, m in pair.items()},
+        "neurons": {k: _neurons(cfg, m, rows) for k, m in pair.items()},
+        "probes": _probes(cfg, pair, rows),
+        "heads": _heads(cfg, device),
+    }
 
 
 def _name(model: str, kind: str) -> str:
-    return model + ("-noLN" if kind == "none" else "")
+    return norm_free_name(model) if kind == "none" else model
 
 
 def _attribution(model, rows: Rows) -> dict[str, dict]:
@@ -179,3 +177,6 @@ def _heads(cfg: NormFreeConfig, device) -> dict | None:
         rows = build_rows(cfg.data, model.tokenizer, model.cfg.n_ctx, cfg.head_stories)
         out[kind] = as_records(head_statistics(model, rows))
     return out
+
+
+STUDY = Study("norm-free", check=_check, measure=_measure, summary=summary_text, index=index_page)

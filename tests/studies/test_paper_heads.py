@@ -4,10 +4,10 @@ Fig. 20 shows for a semantic head (an article reading the object, as in the pape
 import torch
 
 from simplestories_interp import zoo
+from simplestories_interp.analysis.config import DEFAULT_TEXT
 from simplestories_interp.analysis.heads import MAX_OFFSET, HeadStats
 from simplestories_interp.data.tokenizer import load_tokenizer
-from simplestories_interp.report.config import DEFAULT_TEXT
-from simplestories_interp.report.paper_heads import entity_query, fig19_heads, paragraph_entities
+from simplestories_interp.studies.paper_heads import entity_query, fig19_heads, paragraph_entities
 
 
 def _head(h: int, cls: str, argmax: dict[int, float], offset: int | None = None) -> HeadStats:

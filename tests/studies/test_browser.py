@@ -54,8 +54,8 @@ def test_heat_map_cells_show_their_legend_colours(tmp_path):
     from PIL import Image
     from plotly.colors import hex_to_rgb
 
-    from simplestories_interp.report import views
-    from simplestories_interp.report.thumbnails import CLASS_COLORS
+    from simplestories_interp.render import views
+    from simplestories_interp.render.thumbnails import CLASS_COLORS
 
     records = [{"layer": 0, "head": h, "head_class": c, "offset": None} for h, c in enumerate(CLASS_COLORS)]
     page = views.write(tmp_path / "heat.html", views.page("heat", views.heads_heatmap(records, 1, 4)))

@@ -16,8 +16,8 @@ from transformers import PreTrainedTokenizerFast
 from simplestories_interp import zoo
 from simplestories_interp.analysis.neurons import Explanation, TopK
 from simplestories_interp.data.rows import Rows
-from simplestories_interp.report import thumbnails as th
-from simplestories_interp.report import views
+from simplestories_interp.render import thumbnails as th
+from simplestories_interp.render import views
 from simplestories_interp.zoo.loading import build_model
 
 SCRIPT = "</script><script>alert(1)</script>"

@@ -7,8 +7,8 @@ import pytest
 
 from simplestories_interp.cli import main
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.report.config import ContextLengthConfig
-from simplestories_interp.report.context_length import context_length_study
+from simplestories_interp.studies.config import ContextLengthConfig
+from simplestories_interp.studies.context_length import context_length_study
 
 pytestmark = pytest.mark.slow
 

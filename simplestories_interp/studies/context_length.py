@@ -25,7 +25,6 @@ reused when the command runs again into the same folder; interrupted ones resume
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +42,15 @@ from simplestories_interp.analysis.positions import (
 from simplestories_interp.data.diversity import token_lengths
 from simplestories_interp.data.rows import Rows, build_rows
 from simplestories_interp.data.sources import iter_stories
-from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.files import atomic_write_text, claim_output
-from simplestories_interp.report import views
-from simplestories_interp.report.config import ContextLengthConfig
-from simplestories_interp.report.context_pages import index_page, summary_text
+from simplestories_interp.render import views
 from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.features import feature_activations, feature_topk, match_roles
 from simplestories_interp.sae.position_metrics import evaluate_by_position, late_features, max_decoder_cosine
 from simplestories_interp.sae.training import load_sae, train_sae
+from simplestories_interp.studies.config import ContextLengthConfig
+from simplestories_interp.studies.context_pages import index_page, summary_text
+from simplestories_interp.studies.study import Study, run_study, with_settings
 from simplestories_interp.zoo.loading import load_model, require_loadable
 
 SHOWN_FEATURES = 12
@@ -60,23 +58,19 @@ SHOWN_FEATURES = 12
 
 def context_length_study(cfg: ContextLengthConfig | None = None, **settings) -> Path:
     """Run the study as configured (``settings`` override ``cfg``'s fields); return the output folder."""
-    cfg = dataclasses.replace(cfg or ContextLengthConfig(), **settings)
-    require_loadable(cfg.model, *cfg.short_models)
-    with claim_output(cfg.out, "report") as out:
-        device = pick_device(cfg.device)
-        model = load_model(cfg.model, device=device)
-        _check(cfg, model)
-        rows = build_rows(cfg.eval_data, model.tokenizer, model.cfg.n_ctx, cfg.eval_stories, per_document=True)
-        results = {"config": dataclasses.asdict(cfg), "n_ctx": model.cfg.n_ctx,
-                   "buckets": [bucket_label(b) for b in POSITION_BUCKETS],
-                   "lengths": {k: token_lengths(f"{k}:0", model.tokenizer, 500)
-                               for k in ("synthetic", "synthetic-long")},
-                   "loss": loss_by_position(cfg, model, rows, device)}
-        results.update(sae_study(cfg, model, rows, out))
-        atomic_write_text(out / "results.json", json.dumps(results, indent=1))
-        atomic_write_text(out / "summary.txt", summary_text(results))
-        views.write(out / "index.html", index_page(results))
-    return out
+    return run_study(STUDY, with_settings(cfg, ContextLengthConfig, settings))
+
+
+def _measure(cfg: ContextLengthConfig, out: Path, device) -> dict:
+    model = load_model(cfg.model, device=device)
+    _check(cfg, model)
+    rows = build_rows(cfg.eval_data, model.tokenizer, model.cfg.n_ctx, cfg.eval_stories, per_document=True)
+    results = {"config": dataclasses.asdict(cfg), "n_ctx": model.cfg.n_ctx,
+               "buckets": [bucket_label(b) for b in POSITION_BUCKETS],
+               "lengths": {k: token_lengths(f"{k}:0", model.tokenizer, 500) for k in ("synthetic", "synthetic-long")},
+               "loss": loss_by_position(cfg, model, rows, device)}
+    results.update(sae_study(cfg, model, rows, out))
+    return results
 
 
 def _check(cfg: ContextLengthConfig, model) -> None:
@@ -169,3 +163,7 @@ def _late_title(f: dict) -> str:
     cps = ", ".join(f"{w}-window {c:.2f}" for w, c in f["counterparts"].items())
     return (f"feature {f['feature']}: late share {f['late_share']:.2f}, role {f['role']} "
             f"(precision {f['precision']:.2f}); best decoder cosine {cps}")
+
+
+STUDY = Study("context-length", check=lambda cfg: require_loadable(cfg.model, *cfg.short_models), measure=_measure,
+              summary=summary_text, index=index_page)

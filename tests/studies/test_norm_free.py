@@ -7,8 +7,8 @@ import pytest
 
 from simplestories_interp.cli import main
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.report.config import NormFreeConfig
-from simplestories_interp.report.norm_free import norm_free_study
+from simplestories_interp.studies.config import NormFreeConfig
+from simplestories_interp.studies.norm_free import norm_free_study
 
 pytestmark = pytest.mark.slow
 

@@ -26,9 +26,10 @@ from uuid import uuid4
 import torch
 
 from simplestories_interp.analysis.neurons import Explanation, TopK, logit_effect, quantile_examples
+from simplestories_interp.analysis.patterns import sentence_patterns
 from simplestories_interp.errors import InvalidArgumentError
 from simplestories_interp.files import GENERATOR_META, atomic_write_text
-from simplestories_interp.report.thumbnails import CLASS_COLORS, sentence_patterns
+from simplestories_interp.render.thumbnails import CLASS_COLORS
 
 CSS = """
 body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto;

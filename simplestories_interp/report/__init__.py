@@ -1,1 +1,0 @@
-"""Offline HTML rendering and the TinyStories figure reproductions (``ssi reproduce``)."""
