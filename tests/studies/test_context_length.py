@@ -9,6 +9,7 @@ from simplestories_interp.cli import main
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.studies.config import ContextLengthConfig
 from simplestories_interp.studies.context_length import context_length_study
+from tests.studies.test_study import matches_fixture
 
 pytestmark = pytest.mark.slow
 
@@ -19,6 +20,7 @@ TINY = dict(short_models=["SynthStories-1.25M-long-ctx64"], windows=[64, 512], t
 def test_study_writes_every_number_and_offline_pages(tmp_path):
     out = context_length_study(out=str(tmp_path / "cl"), **TINY)
     results = json.loads((out / "results.json").read_text())
+    assert matches_fixture(out, "context_length_results.json") == []  # the numbers of the report/ layout
     assert results["buckets"] == ["0-63", "64-127", "128-255", "256-511"]
     assert set(results["loss"]) == {"SynthStories-1.25M-long", "SynthStories-1.25M-long-ctx64"}
     for r in results["loss"].values():

@@ -9,6 +9,7 @@ from simplestories_interp.cli import main
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.studies.config import NormFreeConfig
 from simplestories_interp.studies.norm_free import norm_free_study
+from tests.studies.test_study import matches_fixture
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +43,7 @@ def test_study_measures_both_models_and_writes_offline_pages(tmp_path):
         device="cpu",
     )
     r = json.loads((out / "results.json").read_text())
+    assert matches_fixture(out, "norm_free_results.json") == []  # the numbers of the report/ layout
     assert r["models"] == {"rms": "SynthStories-1.25M", "none": "SynthStories-1.25M-noLN"}
     assert abs(r["loss"]["rms"] - r["loss"]["none"]) < 0.05
     assert max(e["relative_error"] for e in r["attribution"]["none"].values()) < 1e-4
