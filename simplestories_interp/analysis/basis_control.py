@@ -25,7 +25,7 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from simplestories_interp.analysis.neurons import Explanation, TopK, explain, scan
+from simplestories_interp.analysis.neurons import Explanation, TopK, count_roles, explain, scan
 from simplestories_interp.data.rows import TOKEN_IDENTITY_ROLES, Rows
 
 
@@ -54,12 +54,8 @@ class GroupSummary:
 def summarise(explanations: list[Explanation], threshold: float) -> GroupSummary:
     precision = np.array([e.precision if e.role else 0.0 for e in explanations])
     above = [e for e in explanations if e.role and e.precision >= threshold]
-    by_role: dict[str, int] = {}
-    for e in above:
-        by_role[e.role] = by_role.get(e.role, 0) + 1
     return GroupSummary(float(precision.mean()) if len(precision) else 0.0,
-                        len(above) / max(len(explanations), 1), len(above),
-                        dict(sorted(by_role.items(), key=lambda kv: -kv[1])),
+                        len(above) / max(len(explanations), 1), len(above), count_roles(e.role for e in above),
                         [round(float(p), 4) for p in precision])
 
 

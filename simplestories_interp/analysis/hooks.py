@@ -15,12 +15,19 @@ from transformer_lens import HookedTransformer
 from simplestories_interp.errors import InvalidArgumentError, UnknownHookError
 
 
+def layer_of(name: str) -> int | None:
+    """The block index written in a hook name (``blocks.3.mlp.hook_post`` -> 3); None for other hooks.
+    The one parser of hook names (the model's hooks are checked by :func:`hook_layer`)."""
+    parts = name.split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[0] == "blocks" and parts[1].isdigit() else None
+
+
 def hook_layer(model: HookedTransformer, name: str) -> int | None:
     """The block a hook lives in (-1 before the blocks, None after them: needs the full pass)."""
     if name not in model.hook_dict:
         raise UnknownHookError(name, model.hook_dict.keys())
-    if name.startswith("blocks."):
-        return int(name.split(".")[1])
+    if (layer := layer_of(name)) is not None:
+        return layer
     return -1 if name.startswith(("hook_embed", "hook_pos_embed", "hook_tokens")) else None
 
 
@@ -29,12 +36,10 @@ def parse_hooks(model: HookedTransformer, hooks: Sequence[str]) -> list[str]:
     if not hooks:
         raise InvalidArgumentError("give at least one hook name, e.g. blocks.0.mlp.hook_post")
     for name in hooks:
-        parts = name.split(".")
-        if len(parts) > 1 and parts[0] == "blocks" and parts[1].isdigit():
-            layer = int(parts[1])
-            if layer >= model.cfg.n_layers:
-                raise InvalidArgumentError(
-                    f"layer {layer} in {name!r} is out of range: the model has layers 0..{model.cfg.n_layers - 1}")
+        layer = layer_of(name)
+        if layer is not None and layer >= model.cfg.n_layers:
+            raise InvalidArgumentError(
+                f"layer {layer} in {name!r} is out of range: the model has layers 0..{model.cfg.n_layers - 1}")
         hook_layer(model, name)
     return list(dict.fromkeys(hooks))
 

@@ -12,6 +12,7 @@ for each unit the role that best explains its top activations (precision among t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -189,14 +190,17 @@ def explain(top: TopK, min_activation: float = 0.0, only: Collection[str] | None
     return out
 
 
+def count_roles(roles) -> dict[str, int]:
+    """How many of ``roles`` name each role, the most frequent first (ties in order of appearance):
+    the one role counter of neurons, SAE features and the basis control."""
+    return dict(Counter(roles).most_common())
+
+
 def role_summary(explanations: list[Explanation], threshold: float = 0.8) -> dict:
     """How many units have a shown role with precision >= threshold, and which roles."""
     strong = [e for e in explanations if e.shown_role and e.precision >= threshold]
-    by_role: dict[str, int] = {}
-    for e in strong:
-        by_role[e.role] = by_role.get(e.role, 0) + 1
     return {"units": len(explanations), "with_role": len(strong), "threshold": threshold,
-            "by_role": dict(sorted(by_role.items(), key=lambda kv: -kv[1]))}
+            "by_role": count_roles(e.role for e in strong)}
 
 
 def direction_logit_effect(model: HookedTransformer, direction: Tensor, n: int = 8) -> tuple[list, list]:

@@ -25,6 +25,7 @@ from uuid import uuid4
 
 import torch
 
+from simplestories_interp.analysis.hooks import layer_of
 from simplestories_interp.analysis.neurons import Explanation, TopK, logit_effect, quantile_examples
 from simplestories_interp.analysis.patterns import sentence_patterns
 from simplestories_interp.errors import InvalidArgumentError
@@ -140,8 +141,7 @@ def histogram_svg(values: torch.Tensor, bins: int = 40, width: int = 360, height
 
 
 def _mlp_layer(hook: str) -> int | None:
-    parts = hook.split(".")
-    return int(parts[1]) if hook.endswith("mlp.hook_post") and parts[0] == "blocks" else None
+    return layer_of(hook) if hook.endswith("mlp.hook_post") else None
 
 
 def neuron_section(top: TopK, unit: int, *, model=None, explanation: Explanation | None = None,

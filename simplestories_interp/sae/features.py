@@ -19,7 +19,7 @@ import torch
 from transformer_lens import HookedTransformer
 
 from simplestories_interp.analysis.hooks import run_hooks, stop_layer
-from simplestories_interp.analysis.neurons import TopK, direction_logit_effect, scan
+from simplestories_interp.analysis.neurons import TopK, count_roles, direction_logit_effect, scan
 from simplestories_interp.data.rows import Rows, build_rows
 from simplestories_interp.errors import InvalidArgumentError
 from simplestories_interp.render import views
@@ -77,11 +77,8 @@ def match_roles(features: torch.Tensor, rows: Rows) -> list[FeatureMatch]:
 def match_summary(matches: list[FeatureMatch], threshold: float = 0.8) -> dict:
     alive = [m for m in matches if m.frequency > 0]
     strong = [m for m in alive if m.f1 >= threshold]
-    by_role: dict[str, int] = {}
-    for m in strong:
-        by_role[m.role] = by_role.get(m.role, 0) + 1
     return {"features": len(matches), "alive": len(alive), "f1_threshold": threshold,
-            "matched": len(strong), "by_role": dict(sorted(by_role.items(), key=lambda kv: -kv[1]))}
+            "matched": len(strong), "by_role": count_roles(m.role for m in strong)}
 
 
 def feature_topk(model: HookedTransformer, sae, hook: str, rows: Rows, k: int = 20) -> TopK:

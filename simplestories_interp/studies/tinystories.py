@@ -23,6 +23,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from simplestories_interp.analysis.basis_control import LayerComparison, compare_bases
+from simplestories_interp.analysis.hooks import layer_of
 from simplestories_interp.data.rows import build_rows
 from simplestories_interp.files import claim_output
 from simplestories_interp.render import thumbnails as th
@@ -40,7 +41,7 @@ def _control_table(comparisons: list[LayerComparison]) -> str:
         cell = lambda g: f"{g.share_above:.0%} ({g.units_above}) · mean {g.mean_precision:.2f}"  # noqa: E731
         hist = th.precision_histograms(c.neurons["semantic"].precisions, c.random["semantic"].precisions,
                                        ("neurons", "random basis"))
-        rows.append(f"<tr><td>{c.hook.split('.')[1]}</td><td>{cell(c.neurons['semantic'])}</td>"
+        rows.append(f"<tr><td>{layer_of(c.hook)}</td><td>{cell(c.neurons['semantic'])}</td>"
                     f"<td>{cell(c.random['semantic'])}</td><td>{cell(c.neurons['token'])}</td>"
                     f"<td>{cell(c.random['token'])}</td><td>{hist}</td></tr>")
     return f"<table class='logits'>{head}{''.join(rows)}</table>"
@@ -97,7 +98,7 @@ def _neuron_figure(cfg: FigureConfig, out: Path, report: Report) -> None:
     for c in comparisons:
         n, r = c.neurons, c.random
         report.notes.append(
-            f"  layer {c.hook.split('.')[1]}: units with a role at precision >= {c.threshold}: semantic "
+            f"  layer {layer_of(c.hook)}: units with a role at precision >= {c.threshold}: semantic "
             f"{n['semantic'].units_above} neurons vs {r['semantic'].units_above} random directions, token-identity "
             f"{n['token'].units_above} vs {r['token'].units_above} (of {len(c.neuron_explanations)}); "
             f"neurons by role {n['semantic'].by_role} {n['token'].by_role}")

@@ -112,3 +112,11 @@ def test_on_a_model_and_views(tiny_model):
     assert "plotly" in page.lower() and 'src="https://cdn.plot.ly' not in page and len(page) > 1_000_000
     att = views.attention_view(tiny_model, "Lily went to the park.", [(0, 0), (1, 3)])
     assert "CircuitsVis" in att and "unpkg.com" not in att
+
+
+def test_one_hook_name_parser():
+    from simplestories_interp.analysis.hooks import layer_of
+
+    assert layer_of("blocks.3.mlp.hook_post") == 3 and layer_of("blocks.12.hook_resid_pre") == 12
+    assert layer_of("hook_embed") is None and layer_of("ln_final.hook_normalized") is None
+    assert layer_of("blocks.x.mlp") is None

@@ -101,3 +101,11 @@ def test_short_files_are_read_whole(tiny_model, tmp_path, capsys):
                                                                                               "packed"]):
         assert main([*command, str(model_dir), "--data", str(short), "--device", "cpu"]) == 0
         assert f"{total} tokens of 2 stories" in capsys.readouterr().out
+
+
+def test_one_role_counter():
+    from simplestories_interp.analysis.neurons import count_roles
+
+    assert list(count_roles(["verb", "eos", "eos", "name", "verb", "eos"]).items()) == [
+        ("eos", 3), ("verb", 2), ("name", 1)]
+    assert list(count_roles(["b", "a"])) == ["b", "a"]  # ties keep their order of appearance
