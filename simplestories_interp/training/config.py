@@ -131,6 +131,12 @@ class TrainConfig:
             raise ConfigError(f"positional must be rotary or absolute, got {self.positional!r}")
 
 
+def tokens_seen(steps: int, batch_size: int, n_ctx: int) -> int:
+    """Tokens a run has trained on after ``steps`` steps of ``batch_size`` rows: each row of ``n_ctx`` tokens
+    gives ``n_ctx - 1`` next-token targets. The one count used by the log, checkpoints, card and noln report."""
+    return steps * batch_size * (n_ctx - 1)
+
+
 def _fields() -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(TrainConfig)}
 

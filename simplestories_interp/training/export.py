@@ -18,7 +18,7 @@ from pathlib import Path
 from simplestories_interp import zoo
 from simplestories_interp.data.sources import iter_stories
 from simplestories_interp.data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
-from simplestories_interp.training.config import TrainConfig
+from simplestories_interp.training.config import TrainConfig, tokens_seen
 from simplestories_interp.training.model import Llama, load_pretrained, to_hf_state, to_tl_state
 from simplestories_interp.zoo.formats import save_hf, save_native
 from simplestories_interp.zoo.registry import ModelSpec
@@ -66,7 +66,7 @@ def export_model(raw: Llama, spec: ModelSpec, tokenizer, out: Path, cfg: TrainCo
     """Write the final model directory with its tokenizer and model card."""
     hub_style = _hub_style_tokenizer(cfg, run, tokenizer)
     records = _records(run)
-    tokens = cfg.max_steps * cfg.batch_size * (spec.n_ctx - 1)
+    tokens = tokens_seen(cfg.max_steps, cfg.batch_size, spec.n_ctx)
     base = base_tokens(cfg.init_from) if cfg.init_from else 0
     training = {"config": dataclasses.asdict(cfg), "data": dataclasses.asdict(meta),
                 "final": {"train_loss": _last(records, "loss"), "val_loss": _last(records, "val_loss"),
@@ -124,7 +124,7 @@ def model_card(out: Path, spec: ModelSpec, cfg: TrainConfig, run: Path, command:
     model = load_model(out, device="cpu")
     samples = [generate(model, p, max_new_tokens=60, temperature=0.7, seed=i) for i, p in enumerate(cfg.samples)]
     command = command or "ssi train " + shlex.join(sys.argv[1:])
-    tokens = cfg.max_steps * cfg.batch_size * (spec.n_ctx - 1)
+    tokens = tokens_seen(cfg.max_steps, cfg.batch_size, spec.n_ctx)
     fmt = "HF Llama (config.json)" if spec.hf_expressible else "native (ssi_config.json)"
     # A fine-tuned model carries its base's spec; it is named after its run folder, not the base.
     name = Path(cfg.out).name if cfg.init_from else spec.name

@@ -31,7 +31,7 @@ from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.files import claim_output
 from simplestories_interp.memory import require_training_fits
-from simplestories_interp.training.config import NoLNConfig, TrainConfig
+from simplestories_interp.training.config import NoLNConfig, TrainConfig, tokens_seen
 from simplestories_interp.training.model import Llama, RMSNorm, load_pretrained, to_tl_state
 from simplestories_interp.training.trainer import (
     Dist,
@@ -156,7 +156,7 @@ def _remove_norms(cfg: NoLNConfig, progress: bool) -> Path:
             module.fixed = frozen[name]["rms"]
         train_step(model, optimizer, batch(step), train_cfg, lr_at(step, train_cfg))
     report["val_loss_finetuned"] = val()
-    report.update(tokens=total * cfg.batch_size * (model.spec.n_ctx - 1), sites=frozen)
+    report.update(tokens=tokens_seen(total, cfg.batch_size, model.spec.n_ctx), sites=frozen)
     return _export(model, tokenizer, cfg, report, base, build_model)
 
 

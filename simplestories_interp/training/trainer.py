@@ -40,7 +40,7 @@ from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.files import claim_output
 from simplestories_interp.memory import require_training_fits
-from simplestories_interp.training.config import TrainConfig, save_config
+from simplestories_interp.training.config import TrainConfig, save_config, tokens_seen
 from simplestories_interp.training.export import export_model, prepare_tokenizer, resolve_spec
 from simplestories_interp.training.model import Llama, load_standard_state, next_token_loss
 from simplestories_interp.zoo.registry import ModelSpec
@@ -196,7 +196,7 @@ class Run:
 
     @property
     def tokens_per_step(self) -> int:
-        return self.cfg.batch_size * (self.spec.n_ctx - 1)
+        return tokens_seen(1, self.cfg.batch_size, self.spec.n_ctx)
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, command: str | None = None,
