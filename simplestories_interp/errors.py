@@ -81,12 +81,18 @@ class MissingWeightsError(SSIError, FileNotFoundError):
     """A model directory without a weights file."""
 
 
-class CorruptCheckpointError(SSIError, ValueError):
-    """A weights or config file that cannot be read (truncated, corrupt, wrong format)."""
+class CorruptFileError(SSIError, ValueError):
+    """A weights or config file that cannot be read (truncated, corrupt, wrong format): of a model
+    folder, an SAE folder, a store or a resume checkpoint."""
 
 
-class CheckpointMismatchError(SSIError, ValueError):
+class WeightsMismatchError(SSIError, ValueError):
     """Weights whose keys or shapes do not match the architecture they claim."""
+
+
+# The names before 0.2, when "checkpoint" also meant a model folder (kept importable one release).
+CorruptCheckpointError = CorruptFileError
+CheckpointMismatchError = WeightsMismatchError
 
 
 class UnsupportedArchitectureError(SSIError, ValueError):

@@ -25,7 +25,7 @@ from tokenizers.trainers import WordPieceTrainer
 from transformers import PreTrainedTokenizerFast
 
 from simplestories_interp.errors import (
-    CorruptCheckpointError,
+    CorruptFileError,
     InvalidArgumentError,
     MissingDirectoryError,
     TokenizerMismatchError,
@@ -146,7 +146,7 @@ def load_tokenizer(path: str | Path, *, fix: bool = True) -> PreTrainedTokenizer
     try:
         raw = Tokenizer.from_file(str(file))
     except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
-        raise CorruptCheckpointError(f"cannot read tokenizer {str(file)!r}: {exc}") from exc
+        raise CorruptFileError(f"cannot read tokenizer {str(file)!r}: {exc}") from exc
     tokenizer = wrap(raw)
     tokenizer.name_or_path = str(path)
     return fix_tokenizer(tokenizer) if fix else tokenizer

@@ -38,7 +38,7 @@ from simplestories_interp.analysis.hooks import parse_hooks
 from simplestories_interp.checkpoints import load_latest, require_checkpoint, save_checkpoint, truncate_log
 from simplestories_interp.data.rows import row_array
 from simplestories_interp.devices import pick_device
-from simplestories_interp.errors import ConfigError, CorruptCheckpointError, MissingDirectoryError, did_you_mean
+from simplestories_interp.errors import ConfigError, CorruptFileError, MissingDirectoryError, did_you_mean
 from simplestories_interp.files import atomic_write_text, claim_output, file_mode, readable
 from simplestories_interp.memory import require_saes_fit
 from simplestories_interp.sae.config import SAEConfig
@@ -325,7 +325,7 @@ def load_sae(path: str | Path, device: str | None = None) -> SAE:
         except PermissionError:
             raise
         except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise CorruptCheckpointError(f"the SAE in {str(path)!r} cannot be read, its files are corrupt or "
+            raise CorruptFileError(f"the SAE in {str(path)!r} cannot be read, its files are corrupt or "
                                          f"incomplete ({type(exc).__name__}: {str(exc)[:120]}); train it again "
                                          "or restore the folder") from exc
 
@@ -335,12 +335,12 @@ def _check_sizes(path: Path) -> None:
     try:
         cfg = json.loads((path / "cfg.json").read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptCheckpointError(f"{str(path / 'cfg.json')!r} is not valid JSON ({exc}); restore the file the "
+        raise CorruptFileError(f"{str(path / 'cfg.json')!r} is not valid JSON ({exc}); restore the file the "
                                      "SAE was saved with") from exc
     if not isinstance(cfg, dict):
-        raise CorruptCheckpointError(f"{str(path / 'cfg.json')!r} must hold a JSON object, got {type(cfg).__name__}")
+        raise CorruptFileError(f"{str(path / 'cfg.json')!r} must hold a JSON object, got {type(cfg).__name__}")
     for key in ("d_in", "d_sae"):
         value = cfg.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise CorruptCheckpointError(f"{str(path / 'cfg.json')!r}: {key} must be a positive whole number, got "
+            raise CorruptFileError(f"{str(path / 'cfg.json')!r}: {key} must be a positive whole number, got "
                                          f"{value!r}; restore the file the SAE was saved with")

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 from transformer_lens import HookedTransformerConfig
 
-from simplestories_interp.errors import CheckpointMismatchError
+from simplestories_interp.errors import WeightsMismatchError
 from simplestories_interp.zoo.registry import ModelSpec
 
 Shape = tuple[int, ...]
@@ -160,7 +160,7 @@ def hf_to_tl(hf_state: dict[str, Tensor], spec: ModelSpec) -> dict[str, Tensor]:
     unexpected = [k for k in hf_state if not k.endswith("rotary_emb.inv_freq")]
     problems += [f"unexpected {k}" for k in unexpected[:5]]
     if problems:
-        raise CheckpointMismatchError(
+        raise WeightsMismatchError(
             f"checkpoint does not match architecture {spec.name!r} "
             f"({len(problems)} problem(s)): " + "; ".join(problems[:6])
         )
@@ -180,11 +180,11 @@ def tl_to_hf(tl_state: dict[str, Tensor], spec: ModelSpec) -> dict[str, Tensor]:
     for template in _ZERO_BIASES:
         for key in _expand(template, spec):
             if key in tl_state and tl_state[key].abs().max() > 0:
-                raise CheckpointMismatchError(f"{key} is non-zero; HF Llama has no biases")
+                raise WeightsMismatchError(f"{key} is non-zero; HF Llama has no biases")
     out = {}
     for rule, hf_key, tl_key in _rules(spec):
         if tl_key not in tl_state:
-            raise CheckpointMismatchError(f"missing {tl_key} in the HookedTransformer state dict")
+            raise WeightsMismatchError(f"missing {tl_key} in the HookedTransformer state dict")
         out[hf_key] = rule.to_hf(tl_state[tl_key], spec).contiguous()
     return out
 

@@ -28,11 +28,11 @@ from torch import Tensor
 
 from simplestories_interp import zoo
 from simplestories_interp.errors import (
-    CheckpointMismatchError,
-    CorruptCheckpointError,
+    CorruptFileError,
     MissingDirectoryError,
     MissingWeightsError,
     UnsupportedArchitectureError,
+    WeightsMismatchError,
 )
 from simplestories_interp.files import atomic_dir, save_weights
 from simplestories_interp.zoo.registry import ModelSpec
@@ -60,9 +60,9 @@ def _read_json(path: Path) -> dict:
     try:
         value = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CorruptCheckpointError(f"cannot parse {str(path)!r}: {exc}") from exc
+        raise CorruptFileError(f"cannot parse {str(path)!r}: {exc}") from exc
     if not isinstance(value, dict):
-        raise CorruptCheckpointError(f"{str(path)!r} must hold a JSON object of settings, got a "
+        raise CorruptFileError(f"{str(path)!r} must hold a JSON object of settings, got a "
                                      f"{type(value).__name__}; restore the file the model was saved with")
     return value
 
@@ -125,12 +125,12 @@ def read_hf_spec(directory: Path, *, base: ModelSpec | None = None,
             eps=float(cfg.get("rms_norm_eps", 1e-6)),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptCheckpointError(f"{str(directory / HF_CONFIG)!r} is not a valid Llama config: {exc}") from exc
+        raise CorruptFileError(f"{str(directory / HF_CONFIG)!r} is not a valid Llama config: {exc}") from exc
     if base is not None:
         diff = [f"{d}={getattr(spec, d)} (zoo: {getattr(base, d)})" for d in ARCH_FIELDS
                 if getattr(spec, d) != getattr(base, d)]
         if diff:
-            raise CheckpointMismatchError(
+            raise WeightsMismatchError(
                 f"{str(directory)!r} does not hold the {base.name} architecture: " + ", ".join(diff)
             )
         return dataclasses.replace(base, rotary_base=spec.rotary_base, eps=spec.eps)
@@ -159,7 +159,7 @@ def read_native_spec(directory: Path) -> ModelSpec:
     try:
         return ModelSpec(**{k: v for k, v in raw.items() if k in fields})
     except (TypeError, ValueError) as exc:
-        raise CorruptCheckpointError(f"{str(directory / NATIVE_CONFIG)!r} is invalid: {exc}") from exc
+        raise CorruptFileError(f"{str(directory / NATIVE_CONFIG)!r} is invalid: {exc}") from exc
 
 
 def load_weights(directory: Path) -> dict[str, Tensor]:
@@ -173,7 +173,7 @@ def load_weights(directory: Path) -> dict[str, Tensor]:
         try:
             return torch.load(legacy, map_location="cpu", weights_only=True)
         except Exception as exc:  # pickle raises many types on corrupt input
-            raise CorruptCheckpointError(f"cannot read {str(legacy)!r}: {exc}") from exc
+            raise CorruptFileError(f"cannot read {str(legacy)!r}: {exc}") from exc
     else:
         raise MissingWeightsError(
             f"no weights in {str(directory)!r}: expected {WEIGHTS} (or {WEIGHTS_INDEX}). "
@@ -188,7 +188,7 @@ def load_weights(directory: Path) -> dict[str, Tensor]:
         except PermissionError:
             raise  # not corrupt: reported as permission denied by the caller
         except (SafetensorError, OSError, ValueError) as exc:
-            raise CorruptCheckpointError(
+            raise CorruptFileError(
                 f"{str(file)!r} is truncated or corrupt ({exc}); delete it and download or save it again"
             ) from exc
     return state
@@ -202,12 +202,12 @@ def shard_files(directory: Path, index: Path) -> list[Path]:
     still lies inside the model directory once symbolic links are resolved. The one place outside
     that is accepted is the ``blobs`` folder of a Hugging Face cache, which the files of a cached
     snapshot (``<repo>/snapshots/<revision>``) link to. All entries are checked before any file is
-    opened; a bad one raises :class:`CorruptCheckpointError` naming the entry and the rule.
+    opened; a bad one raises :class:`CorruptFileError` naming the entry and the rule.
     """
     raw = _read_json(index)
     weight_map = raw.get("weight_map") if isinstance(raw, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
-        raise CorruptCheckpointError(
+        raise CorruptFileError(
             f"{str(index)!r} has no weight_map entries (tensor name -> shard file): the index is corrupt"
         )
     root = directory.resolve()
@@ -220,8 +220,8 @@ def shard_files(directory: Path, index: Path) -> list[Path]:
 
 
 def _shard_path(directory: Path, root: Path, blobs: Path | None, index: Path, tensor: str, name) -> Path:
-    def refuse(rule: str) -> CorruptCheckpointError:
-        return CorruptCheckpointError(
+    def refuse(rule: str) -> CorruptFileError:
+        return CorruptFileError(
             f"{str(index)!r}: weight_map entry {tensor!r} -> {name!r} {rule}; shard files must be named "
             f"relative to the model directory {str(directory)!r} and lie inside it. Refusing to load it."
         )
@@ -276,7 +276,7 @@ def save_hf(hf_state: dict[str, Tensor], spec: ModelSpec, directory: str | Path,
     records too so that our loader never guesses.
     """
     if not spec.hf_expressible:
-        raise CheckpointMismatchError(
+        raise WeightsMismatchError(
             f"{spec.name!r} has no normalisation layers or has learned absolute positions, which HF Llama "
             "cannot express: save it in the native format (ssi.formats.save_native)"
         )

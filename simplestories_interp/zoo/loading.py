@@ -28,12 +28,12 @@ from simplestories_interp import zoo
 from simplestories_interp.data.tokenizer import check_vocab, load_tokenizer
 from simplestories_interp.devices import parse_dtype, pick_device
 from simplestories_interp.errors import (
-    CheckpointMismatchError,
     InvalidArgumentError,
     MissingDirectoryError,
     ModelNotTrainedError,
     RemoteCodeError,
     UnknownModelError,
+    WeightsMismatchError,
 )
 from simplestories_interp.files import readable
 from simplestories_interp.zoo import formats, hub
@@ -116,7 +116,7 @@ def _check_state(model: HookedTransformer, state: dict[str, torch.Tensor], spec:
     problems += [f"{k} has shape {tuple(v.shape)}, expected {expected[k]}"
                  for k, v in state.items() if k in expected and tuple(v.shape) != expected[k]]
     if problems:
-        raise CheckpointMismatchError(
+        raise WeightsMismatchError(
             f"weights do not match architecture {spec.name!r}: " + "; ".join(problems[:6])
         )
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from simplestories_interp.errors import CheckpointMismatchError
+from simplestories_interp.errors import WeightsMismatchError
 from simplestories_interp.zoo.convert import hf_to_tl, tl_to_hf
 
 
@@ -27,7 +27,7 @@ def test_shape_and_key_problems_are_reported(tiny_spec):
     hf["model.layers.1.mlp.up_proj.weight"] = torch.zeros(7, 32)
     del hf["model.norm.weight"]
     hf["model.extra.weight"] = torch.zeros(1)
-    with pytest.raises(CheckpointMismatchError) as err:
+    with pytest.raises(WeightsMismatchError) as err:
         hf_to_tl(hf, tiny_spec)
     msg = str(err.value)
     assert "up_proj" in msg and "(7, 32)" in msg and "missing model.norm.weight" in msg
@@ -44,12 +44,12 @@ def test_norm_free_spec_cannot_be_written_as_hf(tiny_spec):
 
     hf = tl_to_hf(tl, spec)
     assert not any("norm" in k for k in hf)
-    with pytest.raises(CheckpointMismatchError, match="native"):
+    with pytest.raises(WeightsMismatchError, match="native"):
         save_hf(hf, spec, "/tmp/never-written")
 
 
 def test_nonzero_bias_refuses_export(tiny_spec):
     tl = hf_to_tl(_hf_state(tiny_spec), tiny_spec)
     tl["blocks.0.mlp.b_in"] += 1
-    with pytest.raises(CheckpointMismatchError, match="b_in"):
+    with pytest.raises(WeightsMismatchError, match="b_in"):
         tl_to_hf(tl, tiny_spec)

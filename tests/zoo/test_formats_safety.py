@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 
 import simplestories_interp as ssi
 from simplestories_interp import files
-from simplestories_interp.errors import CorruptCheckpointError
+from simplestories_interp.errors import CorruptFileError
 from simplestories_interp.zoo import formats
 from simplestories_interp.zoo.formats import WEIGHTS, WEIGHTS_INDEX, load_weights, save_hf, save_native
 from simplestories_interp.zoo.loading import build_model
@@ -69,7 +69,7 @@ def test_index_entries_outside_the_directory_are_refused(tmp_path, outside, no_o
     entry = str(outside) if entry == "ABS" else entry
     # The bad entry comes second: no shard is opened before every entry is checked.
     directory = _sharded(tmp_path / "model", {"a": SHARD, "b": entry})
-    with pytest.raises(CorruptCheckpointError, match=rf"weight_map entry 'b' -> .*{rule}") as info:
+    with pytest.raises(CorruptFileError, match=rf"weight_map entry 'b' -> .*{rule}") as info:
         load_weights(directory)
     assert str(directory) in str(info.value)
 
@@ -77,12 +77,12 @@ def test_index_entries_outside_the_directory_are_refused(tmp_path, outside, no_o
 def test_symlinks_out_of_the_directory_are_refused(tmp_path, outside, no_open):
     directory = _sharded(tmp_path / "model", {"a": SHARD, "b": "link.safetensors", "c": "sub/secret.safetensors"})
     (directory / "link.safetensors").symlink_to(outside)
-    with pytest.raises(CorruptCheckpointError, match=r"'b' -> 'link.safetensors' resolves outside the model dir"):
+    with pytest.raises(CorruptFileError, match=r"'b' -> 'link.safetensors' resolves outside the model dir"):
         load_weights(directory)
     (directory / "link.safetensors").unlink()
     (directory / "link.safetensors").symlink_to(directory / SHARD2)  # a link inside is fine
     (directory / "sub").symlink_to(outside.parent, target_is_directory=True)
-    with pytest.raises(CorruptCheckpointError, match=r"'c' -> 'sub/secret.safetensors' resolves outside"):
+    with pytest.raises(CorruptFileError, match=r"'c' -> 'sub/secret.safetensors' resolves outside"):
         load_weights(directory)
 
 
@@ -106,7 +106,7 @@ def test_hf_cache_snapshot_links_to_its_blobs(tmp_path, outside):
     assert set(load_weights(snapshot)) == {"a", "b"}
     (snapshot / SHARD2).unlink()
     (snapshot / SHARD2).symlink_to(outside)
-    with pytest.raises(CorruptCheckpointError, match="resolves outside"):
+    with pytest.raises(CorruptFileError, match="resolves outside"):
         load_weights(snapshot)
 
 
@@ -114,7 +114,7 @@ def test_hf_cache_snapshot_links_to_its_blobs(tmp_path, outside):
 def test_an_index_without_a_weight_map_is_corrupt(tmp_path, index):
     directory = _sharded(tmp_path / "model")
     (directory / WEIGHTS_INDEX).write_text(json.dumps(index))
-    with pytest.raises(CorruptCheckpointError, match="no weight_map entries|must hold a JSON object"):
+    with pytest.raises(CorruptFileError, match="no weight_map entries|must hold a JSON object"):
         load_weights(directory)
 
 
@@ -127,7 +127,7 @@ def test_load_model_refuses_a_hostile_index(tiny_checkpoint, tmp_path, outside):
     assert ssi.load_model(directory, device="cpu").cfg.n_layers == 2  # the sharded layout itself loads
     weight_map[keys[-1]] = "../../" + outside.relative_to(tmp_path).as_posix()
     (directory / WEIGHTS_INDEX).write_text(json.dumps({"weight_map": weight_map}))
-    with pytest.raises(CorruptCheckpointError, match=rf"entry '{keys[-1]}' -> .* contains '\.\.'"):
+    with pytest.raises(CorruptFileError, match=rf"entry '{keys[-1]}' -> .* contains '\.\.'"):
         ssi.load_model(directory, device="cpu")
 
 

@@ -9,7 +9,7 @@ import torch
 import simplestories_interp as ssi
 from simplestories_interp import zoo
 from simplestories_interp.errors import (
-    CorruptCheckpointError,
+    CorruptFileError,
     HubOfflineError,
     InvalidArgumentError,
     MissingDirectoryError,
@@ -201,7 +201,7 @@ def test_corrupt_safetensors(tiny_checkpoint, damage):
     weights = tiny_checkpoint[0] / "model.safetensors"
     data = weights.read_bytes()
     weights.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x00garbage" * 100)
-    with pytest.raises(CorruptCheckpointError, match="truncated or corrupt"):
+    with pytest.raises(CorruptFileError, match="truncated or corrupt"):
         ssi.load_model(tiny_checkpoint[0])
 
 
@@ -212,11 +212,11 @@ def test_tokenizer_vocabulary_mismatch(tiny_checkpoint, tokenizer_factory):
 
 
 def test_architecture_mismatch_with_zoo_entry(tiny_checkpoint, tmp_path, monkeypatch):
-    from simplestories_interp.errors import CheckpointMismatchError
+    from simplestories_interp.errors import WeightsMismatchError
 
     monkeypatch.setenv("SSI_MODELS_PATH", str(tmp_path))
     tiny_checkpoint[0].rename(tmp_path / "SimpleStories-5M-ctx64")
-    with pytest.raises(CheckpointMismatchError, match="d_model=32"):
+    with pytest.raises(WeightsMismatchError, match="d_model=32"):
         ssi.load_model("SimpleStories-5M-ctx64")
 
 
@@ -231,7 +231,7 @@ def test_nonsense_arguments(tiny_checkpoint, kwargs, match):
 
 def test_corrupt_config(tiny_checkpoint):
     (tiny_checkpoint[0] / "config.json").write_text("{not json")
-    with pytest.raises(CorruptCheckpointError, match="config.json"):
+    with pytest.raises(CorruptFileError, match="config.json"):
         ssi.load_model(tiny_checkpoint[0])
     (tiny_checkpoint[0] / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     from simplestories_interp.errors import UnsupportedArchitectureError
