@@ -286,6 +286,13 @@ def test_missing_n_ctx_in_training_config_falls_back(capsys, world, tmp_path):
     (model / "training_config.json").write_text(json.dumps({"lr": 0.001}))
     code = main(["generate", str(model), "--max-new-tokens", "2"])
     assert code == 0, capsys.readouterr().err
+    import simplestories_interp as ssi
+
+    expected = json.loads((model / "config.json").read_text())["max_position_embeddings"]
+    with pytest.warns(UserWarning, match=f"no n_ctx in a training_config.json.*n_ctx={expected}|"
+                                         f"max_position_embeddings={expected} as n_ctx"):
+        loaded = ssi.load_model(model, device="cpu")
+    assert loaded.cfg.n_ctx == expected  # the fallback is the config's, not a default
 
 
 FULL_DISK_JOBS = {
