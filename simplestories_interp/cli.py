@@ -24,7 +24,7 @@ from simplestories_interp.analysis.config import CacheConfig, HeadConfig, Neuron
 from simplestories_interp.data.config import StatsConfig, SynthConfig
 from simplestories_interp.dataclass_args import add_dataclass_args, given, merge_model_forms
 from simplestories_interp.errors import DataError, InvalidArgumentError, SSIError, did_you_mean
-from simplestories_interp.files import require_utf8
+from simplestories_interp.files import atomic_write_text, require_utf8
 from simplestories_interp.sae.config import (
     SAEConfig,
     SAEEvalConfig,
@@ -166,7 +166,7 @@ def _write_head_pages(args: HeadConfig, model, records: list[dict], out: Path) -
     from simplestories_interp.analysis.config import DEFAULT_TEXT
     from simplestories_interp.render import views
 
-    (out / "heads.json").write_text(json.dumps(records, indent=1))
+    atomic_write_text(out / "heads.json", json.dumps(records, indent=1))
     views.write(out / "heads_heatmap.html", views.page(f"Heads of {args.model}", views.heads_heatmap(
         records, model.cfg.n_layers, model.cfg.n_heads)))
     heads = [(r["layer"], r["head"]) for r in records]

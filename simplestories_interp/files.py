@@ -355,6 +355,16 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return path
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename (bytes kept exactly)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with disk_errors(path):
+        tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
 def keep_last(directory: Path, prefix: str, keep: int) -> None:
     """Delete all but the last ``keep`` (at least one) entries named ``prefix*`` (sorted by name)."""
     if keep < 1:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 from pathlib import Path
 from uuid import uuid4
 
@@ -29,7 +28,7 @@ from simplestories_interp.analysis.hooks import layer_of
 from simplestories_interp.analysis.neurons import Explanation, TopK, logit_effect, quantile_examples
 from simplestories_interp.analysis.patterns import sentence_patterns
 from simplestories_interp.errors import InvalidArgumentError
-from simplestories_interp.files import GENERATOR_META, atomic_write_text
+from simplestories_interp.files import GENERATOR_META, atomic_write_bytes, atomic_write_text
 from simplestories_interp.render.thumbnails import CLASS_COLORS
 
 CSS = """
@@ -86,8 +85,8 @@ def write_shared_js(folder: str | Path) -> None:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / PLOTLY_JS).write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
-    shutil.copyfile(_circuitsvis_bundle(), folder / CIRCUITSVIS_JS)
+    atomic_write_text(folder / PLOTLY_JS, plotly.offline.get_plotlyjs())
+    atomic_write_bytes(folder / CIRCUITSVIS_JS, _circuitsvis_bundle().read_bytes())
 
 
 def fmt_or_na(value: float | None, spec: str = ".1f") -> str:

@@ -248,7 +248,7 @@ def _finish(run: _Run, model: HookedTransformer, held_out: tuple[np.ndarray, np.
     # Measure what was saved: BatchTopK is saved as a JumpReLU SAE with the learned threshold.
     metrics = evaluate_sae(model, load_sae(run.out, device=str(device)), run.cfg.hook, held_out[0],
                            density_rows=held_out[1])
-    (run.out / "metrics.json").write_text(json.dumps(metrics.as_dict(), indent=2))
+    atomic_write_text(run.out / "metrics.json", json.dumps(metrics.as_dict(), indent=2))
     _warn_problems(run.out, metrics, run.cfg.k if run.cfg.arch in ("topk", "batchtopk") else None)
     if run.wandb is not None:
         run.wandb.summary.update(metrics.as_dict())
@@ -308,7 +308,7 @@ def _save(sae: TrainingSAE, out: Path, cfg: SAEConfig, provenance: dict) -> None
         for file in Path(tmp).iterdir():
             os.chmod(file, file_mode())  # safetensors writes 0600 whatever the umask
             os.replace(file, out / file.name)
-    (out / PROVENANCE).write_text(json.dumps({**provenance, "config": dataclasses.asdict(cfg)}, indent=2))
+    atomic_write_text(out / PROVENANCE, json.dumps({**provenance, "config": dataclasses.asdict(cfg)}, indent=2))
 
 
 def load_sae(path: str | Path, device: str | None = None) -> SAE:

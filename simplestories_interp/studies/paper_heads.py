@@ -22,6 +22,7 @@ from simplestories_interp.analysis.heads import HeadStats, as_records, head_stat
 from simplestories_interp.analysis.patterns import sentence_patterns
 from simplestories_interp.data.rows import build_rows
 from simplestories_interp.data.tagger import tag_records
+from simplestories_interp.files import atomic_write_text
 from simplestories_interp.render import thumbnails as th
 from simplestories_interp.render import views
 from simplestories_interp.studies.config import FigureConfig
@@ -129,7 +130,7 @@ def head_figures(cfg: FigureConfig, out: Path, report: Report) -> list[HeadStats
                       per_document=per_story, pad=per_story)
     stats = head_statistics(model, rows, progress=True)
     records = as_records(stats)
-    (out / "heads.json").write_text(json.dumps(records, indent=1))
+    atomic_write_text(out / "heads.json", json.dumps(records, indent=1))
     shape = (model.cfg.n_layers, model.cfg.n_heads)
     heatmap = views.heads_heatmap(records, *shape, shared_js=True)
     views.write(out / "heads_heatmap.html", page(f"Head classes of {cfg.head_model}", heatmap + _heads_table(stats)))

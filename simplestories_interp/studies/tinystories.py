@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from simplestories_interp.analysis.basis_control import LayerComparison, compare_bases
 from simplestories_interp.analysis.hooks import layer_of
 from simplestories_interp.data.rows import build_rows
-from simplestories_interp.files import claim_output
+from simplestories_interp.files import atomic_write_text, claim_output
 from simplestories_interp.render import thumbnails as th
 from simplestories_interp.render import views
 from simplestories_interp.studies.config import FigureConfig
@@ -93,8 +93,8 @@ def _neuron_figure(cfg: FigureConfig, out: Path, report: Report) -> None:
         f"<h2>Neurons vs a random orthogonal basis</h2><p>{finding}</p>{control}"))
     table = {f"blocks.{la}.mlp.hook_post": [{**vars(e), "shown_role": e.shown_role} for e in explanations[la]]
              for la in range(n_layers)}
-    (out / "neuron_roles.json").write_text(json.dumps(table, indent=1))
-    (out / "neuron_control.json").write_text(json.dumps([c.as_dict() for c in comparisons], indent=1))
+    atomic_write_text(out / "neuron_roles.json", json.dumps(table, indent=1))
+    atomic_write_text(out / "neuron_control.json", json.dumps([c.as_dict() for c in comparisons], indent=1))
     for c in comparisons:
         n, r = c.neurons, c.random
         report.notes.append(
@@ -125,7 +125,7 @@ def _write_report(cfg: FigureConfig, out: Path) -> Path:
     report.notes.append("")
     _neuron_figure(cfg, out, report)
     summary = "\n".join(report.notes)
-    (out / "summary.txt").write_text(summary + "\n")
+    atomic_write_text(out / "summary.txt", summary + "\n")
     files = ("summary.txt", "heads.json", "neuron_roles.json", "neuron_control.json")
     links = " · ".join(f"<a href='{f}'>{f}</a>" for f in files)
     esc = views.html.escape

@@ -18,6 +18,7 @@ import yaml
 
 from simplestories_interp.dataclass_args import check_ranges, check_types, positional
 from simplestories_interp.errors import ConfigError, did_you_mean
+from simplestories_interp.files import atomic_write_text
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
 
@@ -182,7 +183,7 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
 
 
 def save_config(config: TrainConfig, path: Path) -> None:
-    path.write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
+    atomic_write_text(path, yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
 
 
 @dataclass

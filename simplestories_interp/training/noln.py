@@ -29,7 +29,7 @@ from simplestories_interp.data.packing import load_rows, pack
 from simplestories_interp.data.rows import row_array
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.files import claim_output
+from simplestories_interp.files import atomic_write_text, claim_output
 from simplestories_interp.memory import require_training_fits
 from simplestories_interp.training.config import NoLNConfig, TrainConfig, tokens_seen
 from simplestories_interp.training.model import Llama, RMSNorm, load_pretrained, to_tl_state
@@ -180,7 +180,7 @@ def _export(model: Llama, tokenizer, cfg: NoLNConfig, report: dict, base, build_
     training = {"noln": report, "config": dataclasses.asdict(cfg), "source": str(base.directory),
                 "final": {"val_loss": report["val_loss_finetuned"], "tokens": report["tokens"]}, "command": command}
     out = save_native(free, cfg.out, spec=spec, card=card, training=training)
-    (Path(out) / "noln_report.json").write_text(json.dumps(report, indent=2))
+    atomic_write_text(Path(out) / "noln_report.json", json.dumps(report, indent=2))
     return Path(out)
 
 
