@@ -84,7 +84,7 @@ TOY_RECIPE = dict(n_stories=200, val_fraction=0.1, batch_size=4, micro_batch_siz
 def paper_corpus(data: Path, toy: bool = False) -> Path:
     """The paper recipe's corpus in ``data`` (shard i = the first stories of seed 50000 + i), written if absent."""
     if not data.is_dir():
-        from simplestories_interp.data.synthetic import write_shards
+        from simplestories_interp.data.corpus.synthetic import write_shards
 
         corpus = TOY_CORPUS if toy else PAPER_CORPUS
         write_shards(corpus["n_stories"], corpus["seed"], data, corpus["shard_size"], seed_per_shard=True)

@@ -25,7 +25,7 @@ _LAZY = {
     "load_tokenizer": "data.tokenizer",
     "train_tokenizer": "data.tokenizer",
     "fix_tokenizer": "data.tokenizer",
-    "generate_stories": "data.synthetic",
+    "generate_stories": "data.corpus.synthetic",
     "iter_stories": "data.sources",
     "pack": "data.packing",
     "train": "training.trainer",
@@ -79,9 +79,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from simplestories_interp.analysis.activations import ActivationStore, cache_activations
+    from simplestories_interp.data.corpus.synthetic import generate_stories
     from simplestories_interp.data.packing import pack
     from simplestories_interp.data.sources import iter_stories
-    from simplestories_interp.data.synthetic import generate_stories
     from simplestories_interp.data.tokenizer import fix_tokenizer, load_tokenizer, train_tokenizer
     from simplestories_interp.sae.config import SAEConfig, SAESweepConfig
     from simplestories_interp.sae.training import eval_sae, load_sae, train_sae, train_saes

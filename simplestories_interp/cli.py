@@ -56,7 +56,7 @@ def run_train(args: TrainRunConfig, ns: argparse.Namespace) -> None:
 
 
 def run_synth(args: SynthConfig) -> None:
-    from simplestories_interp.data.synthetic import write_shards
+    from simplestories_interp.data.corpus.synthetic import write_shards
     from simplestories_interp.files import claim_output
 
     with claim_output(args.out, "story corpus") as out:
@@ -65,7 +65,7 @@ def run_synth(args: SynthConfig) -> None:
 
 
 def run_stats(args: StatsConfig) -> None:
-    from simplestories_interp.data.diversity import diversity_report
+    from simplestories_interp.data.corpus.diversity import diversity_report
 
     if args.length_stories:  # a bad --tokenizer is refused before the minute of statistics
         from simplestories_interp.data.tokenizer import load_tokenizer
@@ -74,7 +74,7 @@ def run_stats(args: StatsConfig) -> None:
         tokenizer = load_tokenizer(resolve(args.tokenizer).directory)
     report = diversity_report(args.n_stories, args.seed)
     if args.length_stories:
-        from simplestories_interp.data.diversity import token_lengths
+        from simplestories_interp.data.corpus.diversity import token_lengths
 
         report["token_lengths"] = {kind: token_lengths(f"{kind}:{args.seed}", tokenizer, args.length_stories)
                                    for kind in ("synthetic", "synthetic-long")}

@@ -26,7 +26,7 @@ PAGE_TIMEOUT = 900
 PRELOAD = (
     "numpy", "torch", "transformers", "transformer_lens", "sae_lens", "tokenizers", "safetensors", "yaml",
     "tqdm.auto", *(f"simplestories_interp.{m}" for m in (
-        "cli", "zoo.loading", "zoo.sampling", "data.packing", "data.synthetic", "data.diversity",
+        "cli", "zoo.loading", "zoo.sampling", "data.packing", "data.corpus.synthetic", "data.corpus.diversity",
         "analysis.activations", "analysis.neurons", "analysis.heads", "analysis.attribution", "sae.training",
         "sae.features", "training.trainer", "training.noln", "studies.tinystories", "render.views")),
 )

@@ -244,7 +244,7 @@ def test_unreadable_model_folder(capsys, world, monkeypatch):
 def test_full_disk_is_named(capsys, tmp_path, monkeypatch):
     import errno
 
-    import simplestories_interp.data.synthetic as synthetic
+    import simplestories_interp.data.corpus.synthetic as synthetic
 
     real_open = open
 

@@ -8,7 +8,7 @@ into buckets (0-63, 64-127, 128-255, 256-511 by default); a prediction belongs t
 the position it is made *at* (the loss of predicting token ``p + 1`` counts at ``p``).
 
 Later mentions of an entity (the long stories' annotations carry each mention's first mention,
-:mod:`simplestories_interp.data.long_stories`) are grouped by their distance in tokens to that
+:mod:`simplestories_interp.data.corpus.long_stories`) are grouped by their distance in tokens to that
 first mention: a context shorter than the distance cannot see it.
 """
 

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
+from simplestories_interp.data import corpus
 from simplestories_interp.data.tokenizer import _clean_text
 from simplestories_interp.errors import DataError, HubOfflineError, MissingDirectoryError
 
@@ -71,14 +72,8 @@ def has_annotations(source: str) -> bool:
 
 
 def _generator(source: str):
-    kind = source.split(":")[0]
-    if kind in ("synthetic-long", "synthetic-mix"):
-        from simplestories_interp.data import long_stories
-
-        return long_stories.generate_long_stories if kind == "synthetic-long" else long_stories.generate_mixed_stories
-    from simplestories_interp.data.synthetic import generate_stories
-
-    return generate_stories
+    return {"synthetic-long": corpus.generate_long_stories,
+            "synthetic-mix": corpus.generate_mixed_stories}.get(source.split(":")[0], corpus.generate_stories)
 
 
 def iter_stories(source: str, *, limit: int | None = None, split: str = "train",

@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from simplestories_interp.data import lexicon as corpus
 from simplestories_interp.data import tagger_words as general
+from simplestories_interp.data.corpus import lexicon as corpus
 
 ROLES = ("name_first", "name_later", "speaker", "character_noun", "object_noun", "place", "verb", "said_verb",
          "adjective", "subject_pronoun", "object_pronoun", "possessive_pronoun", "dialogue", "time")

@@ -2,7 +2,7 @@
 
 Users of the suite asked two questions: *what features are unique to longer prompts?* and *how
 much do I miss by training SAEs on activations of a shorter context than the model's?* This
-study answers both on long stories (:mod:`simplestories_interp.data.long_stories`), which fill a
+study answers both on long stories (:mod:`simplestories_interp.data.corpus.long_stories`), which fill a
 512-token context and plant references that only a long context resolves:
 
 1. **Loss by position**: the full-context model and shorter-context models (run by sliding
@@ -39,7 +39,7 @@ from simplestories_interp.analysis.positions import (
     mention_loss_by_distance,
     position_losses,
 )
-from simplestories_interp.data.diversity import token_lengths
+from simplestories_interp.data.corpus.diversity import token_lengths
 from simplestories_interp.data.rows import Rows, build_rows
 from simplestories_interp.data.sources import iter_stories
 from simplestories_interp.errors import ConfigError

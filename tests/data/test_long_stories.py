@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from simplestories_interp import zoo
-from simplestories_interp.data.long_stories import LONG_EVERY, MAX_CHAPTERS, generate_long_story
+from simplestories_interp.data.corpus.long_stories import LONG_EVERY, MAX_CHAPTERS, generate_long_story
 from simplestories_interp.data.rows import build_rows
 from simplestories_interp.data.sources import iter_records, iter_stories
 from simplestories_interp.data.tokenizer import load_tokenizer

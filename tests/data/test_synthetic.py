@@ -2,9 +2,9 @@ import re
 
 import pytest
 
-from simplestories_interp.data import lexicon as lx
-from simplestories_interp.data.diversity import diversity_report
-from simplestories_interp.data.synthetic import generate_stories, generate_story, write_shards
+from simplestories_interp.data.corpus import lexicon as lx
+from simplestories_interp.data.corpus.diversity import diversity_report
+from simplestories_interp.data.corpus.synthetic import generate_stories, generate_story, write_shards
 
 STORIES = list(generate_stories(300, seed=7))
 NAMES = set(lx.GIRL_NAMES) | set(lx.BOY_NAMES)

@@ -71,8 +71,8 @@ def test_text_without_entities_has_none(tmp_path, synth_tokenizer):
 
 
 def test_annotated_jsonl_shards_keep_their_annotations(tmp_path, synth_tokenizer, plain_story_file):
+    from simplestories_interp.data.corpus.synthetic import write_shards
     from simplestories_interp.data.sources import has_annotations
-    from simplestories_interp.data.synthetic import write_shards
 
     write_shards(12, 3, tmp_path / "shards")
     rows = build_rows(str(tmp_path / "shards"), synth_tokenizer, 64, 12)

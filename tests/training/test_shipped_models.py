@@ -41,7 +41,7 @@ WORD = re.compile(r"[a-z']+")
 @pytest.fixture(scope="module")
 def corpus_words():
     """The words of 2,000 stories of the synthetic corpus the models were trained on, and its word pairs."""
-    from simplestories_interp.data.synthetic import generate_stories
+    from simplestories_interp.data.corpus.synthetic import generate_stories
 
     words, pairs = set(), set()
     for record in generate_stories(2000, seed=0):

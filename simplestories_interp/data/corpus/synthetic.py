@@ -24,14 +24,14 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from simplestories_interp.data import lexicon as lx
-from simplestories_interp.data.arcs import ARCS, ENDINGS, FRIEND_INTRO, INTRO_HERO, Arc
-from simplestories_interp.data.writer import Cast, Character, Writer
+from simplestories_interp.data.corpus import lexicon as lx
+from simplestories_interp.data.corpus.arcs import ARCS, ENDINGS, FRIEND_INTRO, INTRO_HERO, Arc
+from simplestories_interp.data.corpus.writer import Cast, Character, Writer
 from simplestories_interp.errors import DataError
 
 GENERATOR_ID = "ssi-synthetic-v1"
 # SimpleStories has 1-9 paragraphs; most of its stories have 2-5.
-_PARAGRAPH_WEIGHTS = (6, 14, 18, 18, 14, 10, 8, 6, 6)
+PARAGRAPH_WEIGHTS = (6, 14, 18, 18, 14, 10, 8, 6, 6)
 _MORAL_TEMPLATES = (
     "{H} learned an important lesson that day: {moral}.",
     "And so {H} learned that {moral_lc}.",
@@ -39,7 +39,7 @@ _MORAL_TEMPLATES = (
 )
 
 
-def _character(rng: random.Random, entity: str, exclude: set[str], animal_p: float) -> Character:
+def make_character(rng: random.Random, entity: str, exclude: set[str], animal_p: float) -> Character:
     gender = rng.choice(("female", "male"))
     names = lx.GIRL_NAMES if gender == "female" else lx.BOY_NAMES
     name = rng.choice([n for n in names if n not in exclude])
@@ -50,10 +50,10 @@ def _character(rng: random.Random, entity: str, exclude: set[str], animal_p: flo
     return Character(name, gender, kind, entity)
 
 
-def _cast(rng: random.Random) -> Cast:
+def make_cast(rng: random.Random) -> Cast:
     animal_p = 0.25
-    hero = _character(rng, "hero", set(), animal_p)
-    friend = _character(rng, "friend", {hero.name}, animal_p)
+    hero = make_character(rng, "hero", set(), animal_p)
+    friend = make_character(rng, "friend", {hero.name}, animal_p)
     return Cast(
         chars={"H": hero, "F": friend},
         obj=rng.choice(lx.OBJECTS),
@@ -108,8 +108,8 @@ def generate_story(seed: int, index: int) -> dict:
     rng = random.Random(f"{seed}:{index}")
     arc = rng.choice(ARCS)
     theme, style = rng.choice(arc.themes), rng.choice(lx.STYLES)
-    n_paragraphs = rng.choices(range(1, 10), weights=_PARAGRAPH_WEIGHTS)[0]
-    cast = _cast(rng)
+    n_paragraphs = rng.choices(range(1, 10), weights=PARAGRAPH_WEIGHTS)[0]
+    cast = make_cast(rng)
     paragraphs = _merge(_beats(rng, arc, style, n_paragraphs), n_paragraphs)
     features = []
     if rng.random() < 0.35:
@@ -129,10 +129,10 @@ def generate_story(seed: int, index: int) -> dict:
         features.append("dialogue")
     if arc.twist:
         features.append("twist")
-    return _record(w, seed, index, arc, theme, style, features, len(paragraphs))
+    return story_record(w, seed, index, arc, theme, style, features, len(paragraphs))
 
 
-def _record(w: Writer, seed, index, arc, theme, style, features, n_paragraphs) -> dict:
+def story_record(w: Writer, seed, index, arc, theme, style, features, n_paragraphs) -> dict:
     text = w.text
     words = re.findall(r"[A-Za-z']+", text)
     sentences = max(1, len(re.findall(r"[.!?](?:\"|\s|$)", text)))

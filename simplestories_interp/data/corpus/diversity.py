@@ -14,11 +14,11 @@ from collections import Counter
 import numpy as np
 from tqdm.auto import tqdm
 
-from simplestories_interp.data import lexicon as lx
-from simplestories_interp.data.arcs import ARCS, ENDINGS, INTRO_HERO
+from simplestories_interp.data.corpus import lexicon as lx
+from simplestories_interp.data.corpus.arcs import ARCS, ENDINGS, INTRO_HERO
+from simplestories_interp.data.corpus.synthetic import PARAGRAPH_WEIGHTS, generate_stories
 from simplestories_interp.data.rows import encode_stories
 from simplestories_interp.data.sources import iter_stories
-from simplestories_interp.data.synthetic import _PARAGRAPH_WEIGHTS, generate_stories
 
 _WORD = re.compile(r"[A-Za-z']+")
 
@@ -30,7 +30,7 @@ def reachable_lower_bound() -> tuple[int, dict[str, int]]:
         "first sentence": len(INTRO_HERO),
         "hero name": len(set(lx.GIRL_NAMES) | set(lx.BOY_NAMES)),
         "hero kind": 4 + len(lx.ANIMALS),
-        "paragraphs": len(_PARAGRAPH_WEIGHTS),
+        "paragraphs": len(PARAGRAPH_WEIGHTS),
         "ending": len(ENDINGS),
     }
     return int(np.prod(list(factors.values()), dtype=np.float64)), factors

@@ -35,7 +35,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from simplestories_interp.data import lexicon as lx
+from simplestories_interp.data.corpus import lexicon as lx
 
 _SLOT = re.compile(r"\{([^}]+)\}|<<|>>")
 _PRONOUNS = {

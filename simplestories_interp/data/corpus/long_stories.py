@@ -28,10 +28,18 @@ import random
 import re
 from collections.abc import Iterator
 
-from simplestories_interp.data import lexicon as lx
-from simplestories_interp.data.arcs import ARCS, DESCRIBE, ENDINGS, FRIEND_INTRO, FRIEND_TALK, INTRO_HERO, INTRO_MORE
-from simplestories_interp.data.synthetic import _cast, _character, _record
-from simplestories_interp.data.writer import Writer
+from simplestories_interp.data.corpus import lexicon as lx
+from simplestories_interp.data.corpus.arcs import (
+    ARCS,
+    DESCRIBE,
+    ENDINGS,
+    FRIEND_INTRO,
+    FRIEND_TALK,
+    INTRO_HERO,
+    INTRO_MORE,
+)
+from simplestories_interp.data.corpus.synthetic import make_cast, make_character, story_record
+from simplestories_interp.data.corpus.writer import Writer
 
 GENERATOR_ID = "ssi-synthetic-long-v1"
 _CHAPTERS = ("One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight")
@@ -112,8 +120,8 @@ def generate_long_story(seed: int, index: int) -> dict:
     rng = random.Random(f"long:{seed}:{index}")
     arc = rng.choice(ARCS)
     theme, style = rng.choice(arc.themes), rng.choice(lx.STYLES)
-    cast = _cast(rng)
-    cast.chars["K"] = _character(rng, "keeper", {c.name for c in cast.chars.values()}, animal_p=1.0)
+    cast = make_cast(rng)
+    cast.chars["K"] = make_character(rng, "keeper", {c.name for c in cast.chars.values()}, animal_p=1.0)
     cast.fixed = {"S": (rng.choice(SECRET_WORDS), "secret"), "C": (rng.choice(CATCHPHRASES), "catchphrase")}
     # Sized (~1.5 tokens a word) so that the answer, which opens the last chapter, mostly falls
     # within the first 512 tokens and the story runs past them.
@@ -135,7 +143,7 @@ def generate_long_story(seed: int, index: int) -> dict:
     while chapters < MAX_CHAPTERS - 1 and (chapters < 2 or _words(w.text) < words):
         chapter([pool.take(rng.randint(3, 5)), [*pool.take(rng.randint(2, 4)), rng.choice(CATCHPHRASE_AGAIN)]])
     chapter(_last_chapter(rng, arc, pool))
-    record = _record(w, seed, index, arc, theme, style, ["long", "dialogue"], w.text.count("\n\n") + 1)
+    record = story_record(w, seed, index, arc, theme, style, ["long", "dialogue"], w.text.count("\n\n") + 1)
     _add_first_mentions(record["annotations"])
     record.update(num_chapters=chapters, generation_id=f"long-{seed}-{index}", model=GENERATOR_ID)
     return record
@@ -154,7 +162,7 @@ LONG_EVERY = 5
 def generate_mixed_stories(n: int, seed: int = 0, start: int = 0) -> Iterator[dict]:
     """The ``synthetic-mix`` corpus: ordinary stories with every fifth one long (the training mix of
     the long-context models, docs/context_length.md)."""
-    from simplestories_interp.data.synthetic import generate_story
+    from simplestories_interp.data.corpus.synthetic import generate_story
 
     for i in range(start, start + n):
         yield generate_long_story(seed, i) if i % LONG_EVERY == 0 else generate_story(seed, i)
