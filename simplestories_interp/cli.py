@@ -229,8 +229,9 @@ def _reproduce(name: str) -> Callable:
     def run_reproduce(args) -> None:
         from simplestories_interp.studies.registry import run
 
-        print(f"report: {run(name, args)}")
-        print((Path(args.out) / "summary.txt").read_text())
+        written = run(name, args)
+        print(f"report: {written}")
+        print(((written if written.is_dir() else written.parent) / "summary.txt").read_text())
 
     return run_reproduce
 

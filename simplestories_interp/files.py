@@ -192,9 +192,15 @@ def folder_kind(directory: Path) -> str | None:
 
 
 def _has_progress(directory: Path) -> bool:
-    """Whether a failed job left something a rerun resumes from (checkpoints, store shards)."""
-    checkpoints = directory / "checkpoints"
-    return (checkpoints.is_dir() and any(checkpoints.iterdir())) or (directory / "manifest.json").is_file()
+    """Whether a failed job left something a rerun resumes from or reuses: checkpoints, store shards, or
+    (in a study's folder) a finished or resumable artifact below it, such as an SAE under ``saes/``."""
+    for folder in (directory, *(p.parent for p in directory.glob("*/**/" + KIND_FILE))):
+        checkpoints = folder / "checkpoints"
+        if (checkpoints.is_dir() and any(checkpoints.iterdir())) or (folder / "manifest.json").is_file():
+            return True
+        if folder != directory and any(folder.glob("*.safetensors")):
+            return True
+    return False
 
 
 @contextlib.contextmanager
@@ -208,7 +214,7 @@ def claim_output(path: str | Path, kind: str) -> Iterator[Path]:
     import fcntl
 
     directory = output_path(path)
-    created = _top_missing(directory.absolute())
+    created = _top_missing(Path(os.path.abspath(directory)))  # normalised: "new/../old" must not reach old
     ensure_writable(directory)
     found = folder_kind(directory)
     if found not in (None, kind):  # a folder this call created holds nothing yet
@@ -232,7 +238,7 @@ def claim_output(path: str | Path, kind: str) -> Iterator[Path]:
             yield directory
     except BaseException:  # Ctrl-C before any progress leaves nothing either
         if not _has_progress(directory):
-            remove_created(directory.absolute(), created)  # with the parent folders this call made
+            remove_created(Path(os.path.abspath(directory)), created)  # with the parent folders this call made
         raise
     finally:
         lock.close()  # closing releases the lock
@@ -269,7 +275,7 @@ def _is_disk_full(exc: BaseException, where: Path) -> bool:
 def _visible(path: Path) -> Path:
     """``path`` up to its first temporary part (``.step_0000002.tmpXYZ``): the name a person chose."""
     parts = path.parts
-    cut = next((i for i, part in enumerate(parts) if part.startswith(".") and ".tmp" in part), len(parts))
+    cut = next((i for i, part in enumerate(parts) if part.startswith(".") and ".tmp" in part[1:]), len(parts))
     shown = Path(*parts[:cut]) if cut else path
     return shown.with_name(shown.name.removesuffix(".tmp")) if shown.name.endswith(".tmp") else shown
 

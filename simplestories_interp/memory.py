@@ -24,9 +24,9 @@ TOKEN = 8  # bytes of an int64 token id (a batch is gathered as int64 before it 
 
 def available_bytes(device: torch.device) -> int | None:
     """Memory the process can still allocate on ``device`` (None where it cannot be told, e.g. MPS)."""
-    if device.type == "cuda":
+    if device.type == "cuda":  # free on the card, plus what torch holds cached and would reuse
         free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
+        return int(free) + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
     if device.type != "cpu":
         return None
     try:
@@ -52,33 +52,39 @@ def require_fits(need: int, device: torch.device, what: str, fix: str) -> None:
                             f"free; {fix}")
 
 
-def training_bytes(n_params: int, d_vocab: int, n_ctx: int, batch_size: int, micro_batch_size: int) -> int:
-    """Lower bound of a training step's memory: weights, gradients and two Adam moments; the batch's
-    token ids; the logits of one micro-batch and their gradient."""
-    return (4 * n_params * FLOAT + batch_size * n_ctx * TOKEN
-            + 2 * micro_batch_size * n_ctx * d_vocab * FLOAT)
+def training_bytes(n_params: int, d_vocab: int, n_ctx: int, batch_size: int, micro_batch_size: int,
+                   held: int = 0) -> int:
+    """Lower bound of a training step's memory: weights and two Adam moments (gradients are not counted:
+    they may not exist yet while the logits peak); the batch's token ids; the logits of one micro-batch
+    (n_ctx - 1 predicted positions) and their gradient. ``held``: bytes of these already allocated
+    (a model loaded before the check), which the free memory no longer includes."""
+    return (3 * n_params * FLOAT + batch_size * n_ctx * TOKEN
+            + 2 * micro_batch_size * (n_ctx - 1) * d_vocab * FLOAT - held)
 
 
 def require_training_fits(spec, batch_size: int, micro_batch_size: int, device: torch.device,
-                          doing: str = "training") -> None:
+                          doing: str = "training", held: int = 0) -> None:
     """Refuse a model and batch that cannot fit (``spec`` is a zoo ModelSpec)."""
-    need = training_bytes(spec.n_params, spec.d_vocab, spec.n_ctx, batch_size, micro_batch_size)
-    batch_alone = training_bytes(spec.n_params, spec.d_vocab, spec.n_ctx, batch_size, 1)
+    need = training_bytes(spec.n_params, spec.d_vocab, spec.n_ctx, batch_size, micro_batch_size, held)
+    batch_alone = training_bytes(spec.n_params, spec.d_vocab, spec.n_ctx, batch_size, 1, held)
     fix = ("lower --batch-size" if batch_alone > (available_bytes(device) or need) else
            "set a smaller --micro-batch-size (the same batch, its gradients accumulated) or lower --batch-size")
     require_fits(need, device, f"{doing} {spec.name} ({spec.n_params:,} parameters) with --batch-size "
                  f"{batch_size:,} (--micro-batch-size {micro_batch_size:,}) of {spec.n_ctx} tokens", fix)
 
 
-def sae_bytes(d_in: int, d_sae: int, batch_size: int) -> int:
-    """Lower bound of an SAE training step: W_enc and W_dec with gradients and two Adam moments; one
-    batch of activations and its hidden features (with their gradient)."""
-    return 4 * 2 * d_in * d_sae * FLOAT + batch_size * (d_in + 2 * d_sae) * FLOAT
+def sae_bytes(sizes: list[tuple[int, int]], batch_size: int) -> int:
+    """Lower bound of SAEs (``(d_in, d_sae)`` each) trained together, one step after another on the same
+    batch: every SAE's W_enc and W_dec with gradients and two Adam moments, one batch of activations
+    per hook width, and the hidden features of one SAE at a time (with their gradient)."""
+    weights = sum(4 * 2 * d_in * d_sae * FLOAT for d_in, d_sae in sizes)
+    batches = sum(batch_size * d_in * FLOAT for d_in in {d_in for d_in, _ in sizes})
+    return weights + batches + max(batch_size * 2 * d_sae * FLOAT for _, d_sae in sizes)
 
 
 def require_saes_fit(sizes: list[tuple[int, int]], batch_size: int, device: torch.device) -> None:
     """Refuse SAEs trained together (``(d_in, d_sae)`` each) that cannot fit with ``batch_size``."""
-    need = sum(sae_bytes(d_in, d_sae, batch_size) for d_in, d_sae in sizes)
+    need = sae_bytes(sizes, batch_size)
     shown = ", ".join(f"d_sae {d_sae:,} on d_in {d_in:,}" for d_in, d_sae in sizes[:3])
     require_fits(need, device, f"training {len(sizes)} SAE(s) ({shown}{', ...' if len(sizes) > 3 else ''}) with "
                  f"--batch-size {batch_size:,}", "lower --d-sae (or --expansion) or --batch-size")

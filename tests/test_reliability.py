@@ -135,6 +135,8 @@ def world(tmp_path_factory, tokenizer_factory):
     (w / "five.jsonl").write_text('{"story": 5}\n')
     (w / "one_line.txt").write_text("the girl ran to the park and " * 40_000)  # 1.2M characters, no separator
     pq.write_table(pa.table({"text": [1, 2, 3]}), w / "ints.parquet")
+    pq.write_table(pa.table({"story": pa.array(["Tom saw a dog. " * 10] * 8).dictionary_encode()}),
+                   w / "categorical.parquet")  # pandas writes a categorical column like this: it is text
     (w / "latin1.yaml").write_bytes("lr: 0.001 # café\n".encode("latin-1"))
     (w / "utf16.yaml").write_bytes("max_steps: 0\n".encode("utf-16"))
     (w / "lr.yaml").write_text("lr: 1e-3\n")
@@ -195,6 +197,28 @@ def test_refused_runs_leave_nothing_behind(capsys, world):
                     "--out {w}/new_parent/sub/page.html"):
         assert_one_line_error(*run(capsys, argv_of(command, world)))
         assert not (world / "new_parent").exists(), command
+
+
+def test_a_categorical_text_column_is_read(capsys, world):
+    code, err, _ = run(capsys, ["neurons", str(world / "model"), "--hook", "blocks.0.mlp.hook_post", "--data",
+                                str(world / "categorical.parquet"), "--k", "2"])
+    assert code == 0, err
+
+
+def test_a_failed_run_removes_only_what_it_made(tmp_path):
+    """Parents are compared normalised ('new/../existing' must not reach a folder that existed), and a
+    study's finished artifacts below its folder (an SAE under saes/) count as progress and are kept."""
+    from simplestories_interp.files import claim_output
+
+    (tmp_path / "existing").mkdir()
+    with pytest.raises(RuntimeError), claim_output(tmp_path / "new" / ".." / "existing" / "run", "report"):
+        raise RuntimeError("the job failed")
+    assert (tmp_path / "existing").is_dir() and not (tmp_path / "existing" / "run").exists()
+    with pytest.raises(KeyboardInterrupt), claim_output(tmp_path / "study", "report") as out:
+        with claim_output(out / "saes" / "rms", "SAE") as sae:
+            (sae / "sae_weights.safetensors").write_bytes(b"weights")
+        raise KeyboardInterrupt
+    assert (tmp_path / "study" / "saes" / "rms" / "sae_weights.safetensors").is_file()
 
 
 def test_docs_list_every_case():

@@ -115,9 +115,10 @@ separators were not found, and tagging or tokenising it as one text took minutes
 
 def _not_huge(story: str, path: Path) -> str:
     if len(story) > MAX_STORY_CHARS:
+        fix = ("its stories are not separated; put a blank line or a line like <|endoftext|> between them, or "
+               "name the separator with --separator") if path.suffix == ".txt" else "split it into stories"
         raise DataError(f"{str(path)!r} holds a story of {len(story):,} characters (at most {MAX_STORY_CHARS:,}): "
-                        "its stories are not separated; put a blank line or a line like <|endoftext|> between "
-                        "them, or name the separator with --separator")
+                        f"{fix}")
     return story
 
 
@@ -225,7 +226,8 @@ def _parquet(path: Path) -> Iterator[str]:
     if column is None:
         raise DataError(f"{str(path)!r} has no 'story' or 'text' column: {table.schema_arrow.names}")
     kind = table.schema_arrow.field(column).type
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or str(kind) == "string_view"):
+    text = kind.value_type if pa.types.is_dictionary(kind) else kind  # a categorical column of strings is text
+    if not (pa.types.is_string(text) or pa.types.is_large_string(text) or str(text) == "string_view"):
         raise DataError(f"{str(path)!r}: column {column!r} must hold the stories' text (strings), but its type is "
                         f"{kind}; store the text itself in {column!r}")
     for batch in table.iter_batches(columns=[column]):

@@ -90,7 +90,7 @@ def pick_query(pattern: Float[Tensor, "q k"], tokens: list[str], *, far: int = 3
     n = pattern.shape[0]
     best, best_score = n - 1, -1.0
     for q in range(n // 2, n):
-        if not is_word(tokens[q]) or q <= far:
+        if not is_word(tokens[q]) or q <= far + 1:  # keys 1 .. q - far - 1 must not be empty
             continue
         score = float(pattern[q, 1: q - far].max())
         if score > best_score:

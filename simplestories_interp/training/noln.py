@@ -120,8 +120,9 @@ def _remove_norms(cfg: NoLNConfig, progress: bool) -> Path:
 
     device = pick_device(cfg.device)
     model, tokenizer, base = _load_base(cfg)
+    loaded = model.spec.n_params * 4 if device.type == "cpu" else 0  # its weights are already in memory
     require_training_fits(model.spec, cfg.batch_size, min(cfg.micro_batch_size, cfg.batch_size), device,
-                          doing="fine-tuning the norms out of")
+                          doing="fine-tuning the norms out of", held=loaded)
     model.to(device)
     sites = norm_sites(model)
     total = cfg.steps_per_site * len(sites) + cfg.final_steps

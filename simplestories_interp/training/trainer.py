@@ -251,10 +251,9 @@ def _setup(cfg: TrainConfig, resume: bool) -> Run:
     device, d, micro = _devices(cfg)
     path = Path(cfg.out).expanduser()
     spec, init_state = resolve_spec(cfg)
-    smallest_vocab = min(spec.d_vocab, cfg.vocab_size or spec.d_vocab)  # before the tokenizer is trained
-    require_training_fits(dataclasses.replace(spec, d_vocab=smallest_vocab), cfg.batch_size // d.world, micro, device)
     tokenizer = prepare_tokenizer(cfg, spec, path, d)
     spec = dataclasses.replace(spec, d_vocab=len(tokenizer))
+    require_training_fits(spec, cfg.batch_size // d.world, micro, device)  # before packing and allocating
     if d.main:
         pack(cfg.data, tokenizer, spec.n_ctx, limit=cfg.n_stories, val_fraction=cfg.val_fraction)
     d.barrier()

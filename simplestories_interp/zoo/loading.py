@@ -84,7 +84,8 @@ def require_loadable(*names: str) -> None:
     """Find every model a long job will load, before it starts: a study that loads its second model
     after minutes of work should refuse a misspelled name at once (``resolve`` without the weights)."""
     for name in names:
-        resolve(name)
+        if str(name) not in _transformer_lens_names():  # TransformerLens's own names load through it
+            resolve(name)
 
 
 def read_spec(found: ModelDir, *, n_ctx: int | None = None) -> ModelSpec:

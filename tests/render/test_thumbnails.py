@@ -35,6 +35,10 @@ def test_pick_query_finds_the_far_focused_word():
     assert th.pick_query(pattern, tokens) == 10
 
 
+def test_pick_query_on_a_short_text():
+    assert th.pick_query(torch.eye(6), ["[EOS]", "a", "b", "c", "d", "e"]) == 5  # crashed on an empty slice
+
+
 def test_svgs():
     bars = th.offset_bars([0.1] * 17 + [0.5])
     assert bars.count("<rect") == 18 and "far/first: 0.50" in bars
