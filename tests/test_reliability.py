@@ -361,16 +361,16 @@ def test_pages_the_library_wrote_are_replaced_atomically(tmp_path, monkeypatch):
 
     page = views.write(tmp_path / "page.html", views.page("first", "<p>old</p>"))
     assert ensure_file_target(page) == page  # ours: replaceable
-    real = Path.write_text
+    real = Path.write_bytes
 
-    def full(self, text, *args, **kwargs):
-        real(self, text[:100], *args, **kwargs)
+    def full(self, data, *args, **kwargs):
+        real(self, data[:100], *args, **kwargs)
         raise OSError(errno.ENOSPC, "No space left on device", str(self))
 
-    monkeypatch.setattr(Path, "write_text", full)
+    monkeypatch.setattr(Path, "write_bytes", full)
     with pytest.raises(DiskFullError):
         views.write(page, views.page("second", "<p>new</p>" * 1000))
-    monkeypatch.setattr(Path, "write_text", real)
+    monkeypatch.setattr(Path, "write_bytes", real)
     assert "<p>old</p>" in page.read_text() and page.read_text().endswith("</html>")
     (tmp_path / "config.json").write_text("{}")  # a project folder with a config.json is not a model folder
     assert ensure_file_target(tmp_path / "other.html") == tmp_path / "other.html"
