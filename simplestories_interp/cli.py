@@ -35,6 +35,7 @@ from simplestories_interp.studies.registry import STUDIES
 from simplestories_interp.training.config import NoLNConfig, TrainConfig, TrainRunConfig
 from simplestories_interp.zoo.config import GenerateConfig, InfoConfig, ZooConfig
 from simplestories_interp.zoo.listing import run_info, run_zoo
+from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
 
 def run_generate(args: GenerateConfig) -> None:
@@ -71,7 +72,7 @@ def run_stats(args: StatsConfig) -> None:
         from simplestories_interp.data.tokenizer import load_tokenizer
         from simplestories_interp.zoo.loading import resolve
 
-        tokenizer = load_tokenizer(resolve(args.tokenizer).directory)
+        tokenizer = load_tokenizer(resolve(args.tokenizer or DEFAULT_MODEL).directory)
     report = diversity_report(args.n_stories, args.seed)
     if args.length_stories:
         from simplestories_interp.data.corpus.diversity import token_lengths
@@ -231,7 +232,7 @@ def _reproduce(name: str) -> Callable:
 
         written = run(name, args)
         print(f"report: {written}")
-        print(((written if written.is_dir() else written.parent) / "summary.txt").read_text())
+        print((written / "summary.txt").read_text())
 
     return run_reproduce
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from simplestories_interp.dataclass_args import check_ranges, positional
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
 
 @dataclass
@@ -48,8 +47,9 @@ class StatsConfig:
     """Print JSON instead of text."""
     length_stories: int = 1000
     """Ordinary and long stories (synthetic-long) whose lengths in tokens are measured; 0 skips."""
-    tokenizer: str = DEFAULT_MODEL
-    """Model (zoo name or directory) whose tokenizer measures the lengths."""
+    tokenizer: str | None = None
+    """Model (zoo name or directory) whose tokenizer measures the lengths; default: the zoo's default
+    model (SynthStories-1.25M)."""
 
     def __post_init__(self) -> None:
         check_ranges(self, positive=("n_stories",), non_negative=("seed", "length_stories"))

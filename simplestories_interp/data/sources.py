@@ -30,6 +30,7 @@ from pathlib import Path
 from simplestories_interp.data import corpus
 from simplestories_interp.data.tokenizer import _clean_text
 from simplestories_interp.errors import DataError, HubOfflineError, MissingDirectoryError
+from simplestories_interp.offline import is_offline
 
 HUB_DATASET = "SimpleStories/SimpleStories"
 SEPARATOR = re.compile(r"^\s*(<\|endoftext\|>|\[EOS\]|-{3,}|={3,})\s*$", re.MULTILINE)
@@ -235,8 +236,6 @@ def _parquet(path: Path) -> Iterator[str]:
 
 
 def _hub(repo: str, split: str) -> Iterator[str]:
-    from simplestories_interp.zoo.hub import is_offline
-
     if is_offline():
         raise HubOfflineError(
             f"the hub data set {repo!r} cannot be streamed offline (HF_HUB_OFFLINE is set). Use the "

@@ -9,7 +9,7 @@ figures it shows, and renders the same in any browser, offline:
 * :func:`offset_bars`: a head's raw argmax-offset histogram (offsets 0 ... -16, then "far");
 * :func:`precision_histograms`: two distributions of role precision side by side (neurons vs a
   random basis);
-* :func:`top_examples`: a unit's top-activating tokens, highlighted in their sentence.
+* :func:`top_examples`: a unit's top-activating tokens (from its card), highlighted in their sentence.
 
 Every string from outside (tokens, labels, records) goes through :func:`html.escape`.
 """
@@ -21,8 +21,6 @@ import html
 import numpy as np
 from jaxtyping import Float
 from torch import Tensor
-
-from simplestories_interp.analysis.neurons import TopK
 
 # Head class -> colour, shared with the interactive heat map (views.heads_heatmap).
 CLASS_COLORS = {"positional": "#4c78a8", "semantic": "#e45756", "mixed": "#bab0ac", "sink": "#54a24b"}
@@ -136,13 +134,9 @@ def precision_histograms(a: list[float], b: list[float], labels: tuple[str, str]
     return f"<svg width='{width}' height='{height}' role='img'>{legend}{''.join(bars)}{axis}</svg>"
 
 
-def top_examples(top: TopK, unit: int, n: int = 3) -> str:
-    """A unit's ``n`` top-activating tokens, each highlighted in a short window of its sentence."""
-    lines = []
-    for value, flat in zip(top.values[unit][:n], top.index[unit][:n], strict=True):
-        row, pos = top.where(int(flat))
-        before, token, after = top.rows.context(row, pos, before=10, after=4)
-        esc = lambda s: html.escape(s).replace("\n", " ")  # noqa: E731
-        lines.append(f"<div class='sent'>…{esc(before)}<mark style='--a:0.8'>{esc(token)}</mark>{esc(after)}… "
-                     f"<span class='meta'>({float(value):.2f})</span></div>")
-    return "".join(lines)
+def top_examples(card: dict, n: int = 3) -> str:
+    """A unit's ``n`` top-activating tokens (of ``render.views.unit_card``), each highlighted in its sentence."""
+    esc = lambda s: html.escape(s).replace("\n", " ")  # noqa: E731
+    return "".join(f"<div class='sent'>…{esc(before)}<mark style='--a:0.8'>{esc(token)}</mark>{esc(after)}… "
+                   f"<span class='meta'>({value:.2f})</span></div>"
+                   for value, before, token, after, *_ in card["top"][:n])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from pathlib import Path
 from uuid import uuid4
@@ -107,11 +108,16 @@ def write(path: str | Path, content: str) -> Path:
     return atomic_write_text(path, content)
 
 
-def _example(top: TopK, value: float, flat: int, scale: float) -> str:
+def _entry(top: TopK, value: float, flat: int) -> list:
+    """[activation, short context before, token, after, long context before, after] of one example."""
     row, pos = top.where(flat)
-    tok = top.rows
-    before, token, after = tok.context(row, pos, before=14, after=6)
-    long_before, _, long_after = tok.context(row, pos, before=80, after=30)
+    before, token, after = top.rows.context(row, pos, before=14, after=6)
+    long_before, _, long_after = top.rows.context(row, pos, before=80, after=30)
+    return [value, before, token, after, long_before, long_after]
+
+
+def _example(entry: list, scale: float) -> str:
+    value, before, token, after, long_before, long_after = entry
     alpha = max(0.08, min(1.0, value / scale)) if scale > 0 else 0.08
     mark = f"<mark style='--a:{alpha:.2f}'>{html.escape(token)}</mark>"
     return (f"<div class='ex'><span class='act'>{value:.3f}</span>{_text(before)}{mark}"
@@ -123,19 +129,25 @@ def _text(s: str) -> str:
     return html.escape(s).replace("\n\n", " ¶ ").replace("\n", " ")
 
 
-def histogram_svg(values: torch.Tensor, bins: int = 40, width: int = 360, height: int = 90) -> str:
-    """An inline SVG histogram (log-scaled counts), so pages need no JavaScript."""
+def histogram_counts(values: torch.Tensor, bins: int = 40) -> dict:
+    """``values`` binned: the range and the count per bin (what :func:`histogram_svg` draws)."""
     values = values.float()
     lo, hi = float(values.min()), float(values.max())
     if hi <= lo:
         hi = lo + 1e-6
     counts = torch.histc(values, bins=bins, min=lo, max=hi)
-    heights = torch.log1p(counts) / max(float(torch.log1p(counts).max()), 1e-9) * (height - 14)
-    bw = width / bins
+    return {"n": len(values), "lo": lo, "hi": hi, "counts": counts.tolist()}
+
+
+def histogram_svg(histogram: dict, width: int = 360, height: int = 90) -> str:
+    """An inline SVG histogram (log-scaled counts) of :func:`histogram_counts`, so pages need no JavaScript."""
+    logs = [math.log1p(c) for c in histogram["counts"]]
+    heights = [v / max(max(logs), 1e-9) * (height - 14) for v in logs]
+    bw = width / len(logs)
     bars = "".join(f"<rect x='{i * bw:.1f}' y='{height - 14 - h:.1f}' width='{bw - 1:.1f}' height='{h:.1f}' "
-                   f"fill='#f08c00'/>" for i, h in enumerate(heights.tolist()))
-    labels = (f"<text x='0' y='{height}' font-size='10'>{lo:.2f}</text>"
-              f"<text x='{width}' y='{height}' font-size='10' text-anchor='end'>{hi:.2f}</text>")
+                   f"fill='#f08c00'/>" for i, h in enumerate(heights))
+    labels = (f"<text x='0' y='{height}' font-size='10'>{histogram['lo']:.2f}</text>"
+              f"<text x='{width}' y='{height}' font-size='10' text-anchor='end'>{histogram['hi']:.2f}</text>")
     return f"<svg width='{width}' height='{height}' role='img'>{bars}{labels}</svg>"
 
 
@@ -143,38 +155,54 @@ def _mlp_layer(hook: str) -> int | None:
     return layer_of(hook) if hook.endswith("mlp.hook_post") else None
 
 
-def neuron_section(top: TopK, unit: int, *, model=None, explanation: Explanation | None = None,
-                   n_top: int = 10, n_quantiles: int = 6, title: str | None = None,
-                   logits: tuple[list, list] | None = None, note: str = "") -> str:
-    """One unit: top and quantile examples, histogram, and the direct logit effect (computed
-    for MLP neurons when ``model`` is given, or passed as ``logits`` for e.g. SAE features)."""
-    scale = float(top.max_per_unit[unit])
-    title = title or f"{top.hook} — unit {unit}"
-    role = ""
-    if explanation is not None:
-        role = f" · {html.escape(explanation.describe(len(top.values[unit])))}"
-        if explanation.role:  # the role's name in bold (its first mention)
-            name = html.escape(explanation.role)
-            role = role.replace(name, f"<b>{name}</b>", 1)
-    tops = "".join(_example(top, float(v), int(i), scale)
-                   for v, i in zip(top.values[unit][:n_top], top.index[unit][:n_top], strict=True))
-    quants = "".join(_example(top, v, i, scale) for v, i in reversed(quantile_examples(top, unit, n_quantiles)))
-    right = (f"<div><div class='meta'>activation histogram ({len(top.sample_values)} sampled tokens, log counts)"
-             f"</div>{histogram_svg(top.sample_values[:, unit])}")
+def unit_card(top: TopK, unit: int, *, model=None, explanation: Explanation | None = None,
+              n_top: int = 10, n_quantiles: int = 6, title: str | None = None,
+              logits: tuple[list, list] | None = None, note: str = "") -> dict:
+    """Everything a unit's section shows, as JSON-able data: top and quantile examples in their
+    context, the histogram, and the direct logit effect (computed for MLP neurons when ``model`` is
+    given, or passed as ``logits`` for e.g. SAE features). A study stores cards in its results, so
+    its pages rebuild without the model or the corpus."""
     layer = _mlp_layer(top.hook)
     if logits is None and model is not None and layer is not None:
         logits = logit_effect(model, layer, unit)
-    if logits is not None:
-        best, worst = logits
+    return {"unit": unit, "title": title or f"{top.hook} — unit {unit}", "max": float(top.max_per_unit[unit]),
+            "role": explanation.describe(len(top.values[unit])) if explanation is not None else None,
+            "role_name": explanation.role if explanation is not None else None,
+            "top": [_entry(top, float(v), int(i)) for v, i in zip(top.values[unit][:n_top], top.index[unit][:n_top],
+                                                                  strict=True)],
+            "quantiles": [_entry(top, v, i) for v, i in reversed(quantile_examples(top, unit, n_quantiles))],
+            "histogram": histogram_counts(top.sample_values[:, unit]),
+            "logits": [list(map(list, side)) for side in logits] if logits is not None else None, "note": note}
+
+
+def render_card(card: dict) -> str:
+    """One unit's section (of :func:`unit_card`): examples, histogram, logit effect, role."""
+    scale, role = card["max"], ""
+    if card["role"] is not None:
+        role = f" · {html.escape(card['role'])}"
+        if card["role_name"]:  # the role's name in bold (its first mention)
+            name = html.escape(card["role_name"])
+            role = role.replace(name, f"<b>{name}</b>", 1)
+    tops = "".join(_example(e, scale) for e in card["top"])
+    quants = "".join(_example(e, scale) for e in card["quantiles"])
+    right = (f"<div><div class='meta'>activation histogram ({card['histogram']['n']} sampled tokens, log counts)"
+             f"</div>{histogram_svg(card['histogram'])}")
+    if card["logits"] is not None:
+        best, worst = card["logits"]
         rows = "".join(f"<tr><td>{html.escape(a)}</td><td>{x:+.3f}</td><td>{html.escape(b)}</td><td>{y:+.3f}</td></tr>"
                        for (a, x), (b, y) in zip(best, worst, strict=True))
         right += ("<div class='meta'>direct logit effect (W_out · W_U): promoted | suppressed</div>"
                   f"<table class='logits'>{rows}</table>")
     right += "</div>"
-    return (f"<div class='unit' id='unit-{unit}'><h3>{html.escape(title)}</h3>"
-            f"<div class='meta'>max activation {scale:.3f}{role}{html.escape(note)}</div>"
+    return (f"<div class='unit' id='unit-{card['unit']}'><h3>{html.escape(card['title'])}</h3>"
+            f"<div class='meta'>max activation {scale:.3f}{role}{html.escape(card['note'])}</div>"
             f"<div class='cols'><div style='flex:1;min-width:420px'><h4>top activations</h4>{tops}"
             f"<h4>quantile samples (from high to low)</h4>{quants}</div>{right}</div></div>")
+
+
+def neuron_section(top: TopK, unit: int, **card) -> str:
+    """One unit's section straight from a scan (:func:`unit_card`'s keywords)."""
+    return render_card(unit_card(top, unit, **card))
 
 
 def neurons_page(top: TopK, units: list[int], *, model=None, explanations=None, title: str = "Neurons",
@@ -238,9 +266,17 @@ def attention_view(model, text: str, heads: list[tuple[int, int]], *, prepend_bo
     """circuitsvis attention patterns of the given (layer, head) pairs on ``text``, offline: the
     circuitsvis bundle inlined, or loaded from the report folder's shared copy (``shared_js``)."""
     str_tokens, by_layer = sentence_patterns(model, text, prepend_bos=prepend_bos)
-    patterns = torch.stack([by_layer[layer][h] for layer, h in heads])
-    props = {"attention": patterns.tolist(), "tokens": [t.removeprefix("##") for t in str_tokens],
-             "attentionHeadNames": [f"L{layer}H{h}" for layer, h in heads]}
+    patterns = [by_layer[layer][h].tolist() for layer, h in heads]
+    return patterns_view(str_tokens, patterns, [f"L{layer}H{h}" for layer, h in heads], shared_js=shared_js)
+
+
+def patterns_view(tokens: list[str], patterns: list[list[list[float]]], names: list[str], *,
+                  shared_js: bool = False) -> str:
+    """circuitsvis attention patterns already computed (``patterns[i][q][k]``, rows may stop at the
+    diagonal): what a study's pages draw from its ``results.json``."""
+    n = len(tokens)
+    full = [[row + [0.0] * (n - len(row)) for row in p] for p in patterns]
+    props = {"attention": full, "tokens": [t.removeprefix("##") for t in tokens], "attentionHeadNames": names}
     return circuitsvis_html("AttentionHeads", props, shared_js=shared_js)
 
 

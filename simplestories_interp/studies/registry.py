@@ -1,9 +1,9 @@
 """The studies that ``ssi reproduce NAME`` runs, as a table: name -> (config class, runner).
 
 Runners are named, not imported, so the CLI (and ``ssi --help``) reads this table without loading
-torch; :func:`run` imports the one study it runs. ``context-length`` and ``norm-free`` run through
-:func:`simplestories_interp.studies.study.run_study`; ``tinystories`` still measures and renders in
-one pass (its pages do not yet rebuild from ``results.json``).
+torch; :func:`run` imports the one study it runs. Every runner goes through
+:func:`simplestories_interp.studies.study.run_study`, so every study's pages rebuild from its
+``results.json``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 A study is four functions: ``check`` refuses bad settings before any work (names of the models it
 will load, sources, hooks), ``measure`` computes every number into a JSON-able dict (it may write
 artifacts it reuses, such as SAEs, into the folder), and ``summary`` and ``index`` render
-``summary.txt`` and ``index.html`` from that dict alone. :func:`run_study` claims the folder,
+``summary.txt`` and ``index.html`` from that dict alone (``files``, if given, renders further pages
+and JSON files from it too). :func:`run_study` claims the folder,
 picks the device and writes ``results.json``, ``summary.txt`` and ``index.html`` through a
 temporary file and a rename; :func:`rebuild_pages` renders them again from a saved
 ``results.json`` (no model, seconds), which is what the page tests and a reader changing a page do.
@@ -36,6 +37,10 @@ class Study:
     measure: Callable[[object, Path, torch.device], dict]
     summary: Callable[[dict], str]
     index: Callable[[dict], str]
+    files: Callable[[dict], dict[str, str]] = lambda results: {}
+    """Further pages and JSON files by name, rendered from the results as well."""
+    shared_js: bool = False
+    """Whether the pages load plotly and circuitsvis from one copy in the folder."""
 
 
 def run_study(study: Study, cfg) -> Path:
@@ -50,6 +55,10 @@ def run_study(study: Study, cfg) -> Path:
 def write_pages(out: Path, results: dict, study: Study) -> None:
     """``results.json`` and the pages rendered from it, each written atomically."""
     atomic_write_text(out / RESULTS, json.dumps(results, indent=1))
+    if study.shared_js:
+        views.write_shared_js(out)
+    for name, text in study.files(results).items():
+        atomic_write_text(out / name, text)
     atomic_write_text(out / "summary.txt", study.summary(results))
     views.write(out / "index.html", study.index(results))
 

@@ -1,17 +1,16 @@
 """Fetching model repos from the Hugging Face Hub, honouring offline mode and the HF cache.
 
-``huggingface_hub`` reads ``HF_HUB_OFFLINE`` and the cache variables once, at import; we read
-them again at call time so that a notebook (or a test) that sets them later is obeyed. When
-the hub cannot be reached, the error says whether the repo is cached and how to get it.
+Offline mode and the cache are read at call time (:mod:`simplestories_interp.offline`), so a
+notebook (or a test) that sets them later is obeyed. When the hub cannot be reached, the error
+says whether the repo is cached and how to get it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-from huggingface_hub import constants, snapshot_download
+from huggingface_hub import snapshot_download
 from huggingface_hub.errors import (
     LocalEntryNotFoundError,
     OfflineModeIsEnabled,
@@ -20,31 +19,17 @@ from huggingface_hub.errors import (
 )
 
 from simplestories_interp.errors import HubOfflineError, UnknownModelError
+from simplestories_interp.offline import cache_dir, is_offline
 
 __all__ = ["HubOfflineError", "cache_dir", "download", "is_offline", "looks_like_repo_id"]
 
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Only what loading needs: never pickled weights, never code.
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer*", "README.md"]
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def looks_like_repo_id(name: str) -> bool:
     return bool(REPO_ID_RE.match(name))
-
-
-def is_offline() -> bool:
-    env = os.environ.get("HF_HUB_OFFLINE")
-    return env.strip().lower() in _TRUE if env is not None else bool(constants.HF_HUB_OFFLINE)
-
-
-def cache_dir() -> Path:
-    """The HF hub cache in force now: ``HF_HUB_CACHE``, else ``HF_HOME/hub``, else the default."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    return Path(constants.HF_HUB_CACHE)
 
 
 def download(repo_id: str, *, revision: str | None = None) -> Path:

@@ -164,7 +164,8 @@ def test_neuron_views_escape_tokens_titles_roles_and_logits():
 def test_thumbnails_escape_tokens_and_labels():
     top = _hostile_topk()
     pattern = torch.full((7, 7), 1 / 7)
-    parts = [th.top_examples(top, 0, n=4), th.highlighted_sentence(["[EOS]", *HOSTILE, "ran"], pattern, 5),
+    parts = [th.top_examples(views.unit_card(top, 0), n=4),
+             th.highlighted_sentence(["[EOS]", *HOSTILE, "ran"], pattern, 5),
              th.precision_histograms([0.9, 0.1], [0.1], (SCRIPT, BOLD))]
     for part in parts:
         _assert_no_raw(part, *HOSTILE[:3])

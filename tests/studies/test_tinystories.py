@@ -1,13 +1,17 @@
 """`ssi reproduce tinystories` end to end, on tiny models and a small corpus."""
 
 import json
+import re
+import shutil
 
 from simplestories_interp.cli import main
+from simplestories_interp.studies.study import rebuild_pages
+from simplestories_interp.studies.tinystories import STUDY
 
 
 def test_reproduce_tinystories_on_tiny_models(tiny_report):
     code, summary, report = tiny_report
-    assert code == 0 and "positional head(s)" in summary
+    assert code == 0
     heads_json = json.loads((report / "heads.json").read_text())
     n_pos = sum(h["head_class"] == "positional" and h["layer"] == 0 for h in heads_json)
     n_sem = sum(h["head_class"] == "semantic" and h["layer"] == 0 for h in heads_json)
@@ -66,3 +70,35 @@ def test_reproduce_on_plain_text(tiny_report, tmp_path):
     assert {"name_first", "character_noun", "object_noun"} <= set(control[0]["semantic_roles"])
     index = (tmp_path / "r" / "index.html").read_text()
     assert "from the rule tagger" in index and "[UNK] rate" in index
+
+
+def test_same_numbers_as_before_the_results_contract(tiny_report):
+    """The run gives what the one-pass layout gave on the same models (fixtures/tinystories/)."""
+    from tests.studies.conftest import TINYSTORIES_FIXTURE
+    from tests.studies.test_study import same_numbers
+
+    _, summary, report = tiny_report
+    expected = (TINYSTORIES_FIXTURE / "summary.txt").read_text().replace("{heads}", str(report.parent / "h"))
+    expected = expected.replace("{neurons}", str(report.parent / "n"))
+    assert summary == expected
+    for name in ("heads.json", "neuron_roles.json", "neuron_control.json"):
+        before, after = (json.loads((folder / name).read_text()) for folder in (TINYSTORIES_FIXTURE, report))
+        assert same_numbers(before, after) == [], name
+
+
+def test_pages_rebuild_from_results_alone(tmp_path):
+    """Every page and JSON file of the study comes back from results.json, in seconds and with no model."""
+    from tests.studies.conftest import TINYSTORIES_FIXTURE
+
+    shutil.copy(TINYSTORIES_FIXTURE / "results.json", tmp_path / "results.json")
+    rebuild_pages(tmp_path, STUDY)
+    expected = (TINYSTORIES_FIXTURE / "summary.txt").read_text().replace("{heads}", "/tmp/ts_before/h")
+    assert (tmp_path / "summary.txt").read_text() == expected.replace("{neurons}", "/tmp/ts_before/n")
+    for name in ("heads.json", "neuron_roles.json", "neuron_control.json"):
+        assert json.loads((tmp_path / name).read_text()) == json.loads((TINYSTORIES_FIXTURE / name).read_text())
+    for page in ("index.html", "fig19_positional_heads.html", "fig20_semantic_heads.html", "heads_heatmap.html",
+                 "fig21_neurons.html"):
+        text = (tmp_path / page).read_text()
+        assert "content='simplestories_interp'" in text and not re.search(r"src=[\"']https?://", text), page
+    assert (tmp_path / "fig21_neurons.html").read_text().count("class='unit'") == 4
+    assert "</script> Mia" not in (tmp_path / "fig19_positional_heads.html").read_text()

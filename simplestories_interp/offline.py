@@ -1,0 +1,31 @@
+"""Whether the Hugging Face Hub may be reached now, and where its cache is.
+
+``huggingface_hub`` reads ``HF_HUB_OFFLINE`` and the cache variables once, at import; these read
+them again at call time, so a notebook (or a test) that sets them later is obeyed. A leaf module:
+the data pipeline (hub data sets) and the model zoo (hub checkpoints) both ask it, so neither
+floor imports the other for it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from huggingface_hub import constants
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def is_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` is set to a true value now (or was when huggingface_hub loaded)."""
+    env = os.environ.get("HF_HUB_OFFLINE")
+    return env.strip().lower() in _TRUE if env is not None else bool(constants.HF_HUB_OFFLINE)
+
+
+def cache_dir() -> Path:
+    """The HF hub cache in force now: ``HF_HUB_CACHE``, else ``HF_HOME/hub``, else the default."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    return Path(constants.HF_HUB_CACHE)
