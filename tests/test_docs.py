@@ -47,6 +47,7 @@ import json
 import os
 import re
 import shlex
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,8 @@ def read_blocks(page: Path) -> list[Block]:
         while end < len(lines) and lines[end].strip() != "```":
             end += 1
         marker = MARKER.fullmatch(lines[i - 1].strip()) if i else None
-        blocks.append(Block(fence.group(1).lower(), i + 2, "\n".join(lines[i + 1:end]), marker and marker.group(1)))
+        code = textwrap.dedent("\n".join(lines[i + 1:end]))  # a block inside a list item is indented
+        blocks.append(Block(fence.group(1).lower(), i + 2, code, marker and marker.group(1)))
         i = end + 1
     return blocks
 
