@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from simplestories_interp.data.rows import story_ids
-from simplestories_interp.data.sources import HUB_DATASET, _files, is_synthetic, iter_stories, split_separator
+from simplestories_interp.data.sources import Source, iter_stories
 from simplestories_interp.data.tokenizer import UNK_ID, separator_id
 from simplestories_interp.errors import DataError
 from simplestories_interp.files import dir_mode
@@ -77,7 +77,7 @@ def _stats(files: list[Path]) -> list[tuple[int, int]]:
 CLEANING = "cleaning-2"
 
 
-def source_identity(source: str) -> list:
+def source_identity(source: str | Source) -> list:
     """What stands for ``source`` in the cache key.
 
     * ``synthetic[-long][:SEED]``: the string itself (the corpus is a pure function of the seed);
@@ -91,21 +91,20 @@ def source_identity(source: str) -> list:
       per GB on one core (milliseconds for the few-MB corpora, well under a second for a few
       hundred MB), small next to tokenising. Touching a file without changing it also re-packs.
     """
-    kind, _, arg = source.partition(":")
-    if is_synthetic(source):
-        return [source]
-    if kind == "hub":
-        return ["hub", arg or HUB_DATASET, CLEANING]
-    path, separator = split_separator(source)
-    root = Path(path).resolve()
-    files = _files(root)
+    src = Source.parse(source)
+    if src.synthetic:
+        return [str(src)]
+    if src.kind == "hub":
+        return ["hub", src.hub_repo, CLEANING]
+    root = Path(src.path).resolve()
+    files = Source("path", path=str(root)).files()
     entries = [[f.name if f == root else f.relative_to(root).as_posix(), size, mtime, _file_sha(f)]
                for f, (size, mtime) in zip(files, _stats(files), strict=True)]
     return (["path", str(root), entries, CLEANING]
-            + ([["separator", separator]] if separator is not None else []))
+            + ([["separator", src.separator]] if src.separator is not None else []))
 
 
-def pack_key(source: str, limit: int | None, tokenizer, n_ctx: int, val_fraction: float) -> str:
+def pack_key(source: str | Source, limit: int | None, tokenizer, n_ctx: int, val_fraction: float) -> str:
     """The cache directory name: a hash of (:func:`source_identity`, limit, the tokenizer's
     :func:`_tokenizer_sha`, n_ctx, val_fraction)."""
     blob = json.dumps([source_identity(source), limit, _tokenizer_sha(tokenizer), n_ctx, val_fraction])
@@ -132,7 +131,7 @@ class _RowWriter:
         return self.rows
 
 
-def pack(source: str, tokenizer, n_ctx: int, *, limit: int | None = None,
+def pack(source: str | Source, tokenizer, n_ctx: int, *, limit: int | None = None,
          val_fraction: float = 0.01, out: Path | None = None, progress: bool = True) -> Path:
     """Pack ``limit`` stories of ``source`` into train/val rows; return the directory.
 
@@ -143,9 +142,10 @@ def pack(source: str, tokenizer, n_ctx: int, *, limit: int | None = None,
         raise DataError(f"n_ctx must be at least 2, got {n_ctx}")
     if len(tokenizer) > 65536:
         raise DataError(f"vocabulary of {len(tokenizer)} tokens does not fit uint16 rows")
-    if limit is None and is_synthetic(source):
+    source = Source.parse(source)
+    if limit is None and source.synthetic:
         raise DataError("the synthetic corpus is endless: give the number of stories (--n-stories)")
-    files = None if is_synthetic(source) or source.split(":")[0] == "hub" else _files(Path(split_separator(source)[0]))
+    files = source.files() if source.kind == "path" else None
     before = files and _stats(files)  # taken before the key's hashes, so no edit slips in between
     out = out or cache_root() / "packed" / pack_key(source, limit, tokenizer, n_ctx, val_fraction)
     if (out / META_FILE).is_file():
@@ -153,16 +153,16 @@ def pack(source: str, tokenizer, n_ctx: int, *, limit: int | None = None,
     stories = list(tqdm(iter_stories(source, limit=limit), desc="reading stories",
                         disable=not progress, unit=" stories"))
     if files and _stats(files) != before:
-        raise DataError(f"story source {source!r} changed while it was being read; pack it again")
+        raise DataError(f"story source {str(source)!r} changed while it was being read; pack it again")
     if not stories:
-        raise DataError(f"story source {source!r} yielded no stories; check the path or format")
+        raise DataError(f"story source {str(source)!r} yielded no stories; check the path or format")
     n_val = n_val_stories(len(stories), val_fraction)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".pack.", dir=out.parent))
     os.chmod(tmp, dir_mode())  # mkdtemp makes 0700
     try:
         meta = _write_splits(stories, n_val, tokenizer, n_ctx, tmp, progress)
-        meta.source = source
+        meta.source = str(source)
         if meta.rows["train"] == 0:
             raise DataError(
                 f"{len(stories) - n_val} stories make {meta.tokens} tokens, fewer than one row of "

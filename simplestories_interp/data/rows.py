@@ -18,7 +18,7 @@ from itertools import islice
 import numpy as np
 from tokenizers import Encoding
 
-from simplestories_interp.data.sources import has_annotations, iter_records, iter_stories
+from simplestories_interp.data.sources import Source, has_annotations, iter_records, iter_stories
 from simplestories_interp.data.tagger import tag_records
 from simplestories_interp.data.tokenizer import UNK_ID, raw_encoder, separator_id
 from simplestories_interp.errors import DataError
@@ -139,7 +139,7 @@ def story_ids(stories: Iterable[str], tokenizer) -> Iterator[list[int]]:
         yield [sep, *enc.ids]
 
 
-def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool | None = None,
+def build_rows(source: str | Source, tokenizer, n_ctx: int, n_stories: int, *, annotated: bool | None = None,
                per_document: bool = False, pad: bool = False, tag: bool = True) -> Rows:
     """Tokenise ``n_stories`` stories of ``source`` into rows, keeping the token-to-text map.
 
@@ -156,6 +156,7 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
     attention: padding after a token cannot change it), and a corpus shorter than one row becomes one
     shorter row; without it they are left out (counted in :attr:`Rows.left_out`).
     """
+    source = Source.parse(source)
     if annotated is None:
         annotated = has_annotations(source)
     records = list(iter_records(source, limit=n_stories)) if annotated else None
@@ -187,7 +188,7 @@ def build_rows(source: str, tokenizer, n_ctx: int, n_stories: int, *, annotated:
         what = (f"none has the {n_ctx - 1} tokens that a row of n_ctx={n_ctx} needs; use longer stories"
                 if per_document else
                 f"they give {len(ids)} tokens, fewer than one row of n_ctx={n_ctx}; use more stories")
-        raise DataError(f"{len(stories)} stories of {source!r}: {what}")
+        raise DataError(f"{len(stories)} stories of {str(source)!r}: {what}")
 
     def shape(x, dtype):
         return np.asarray(x[: n * n_ctx], dtype=dtype).reshape(n, n_ctx)
@@ -287,7 +288,7 @@ def has_entities(rows: Rows) -> bool:
     return bool((entity_ids(rows) >= 0).any())
 
 
-def iter_row_batches(source: str, tokenizer, n_ctx: int, batch_rows: int, *,
+def iter_row_batches(source: str | Source, tokenizer, n_ctx: int, batch_rows: int, *,
                      limit: int | None = None, skip_rows: int = 0) -> Iterator[np.ndarray]:
     """Stream [batch_rows, n_ctx] id arrays (the last one may be shorter), bounded memory."""
     pending: list[int] = []
@@ -308,7 +309,7 @@ def iter_row_batches(source: str, tokenizer, n_ctx: int, batch_rows: int, *,
         yield np.stack(batch)
 
 
-def row_array(source: str, tokenizer, n_ctx: int, *, limit: int | None) -> np.ndarray:
+def row_array(source: str | Source, tokenizer, n_ctx: int, *, limit: int | None) -> np.ndarray:
     """All rows of ``limit`` stories of ``source`` in memory, ``[rows, n_ctx]`` int64 (maybe 0 rows)."""
     batches = list(iter_row_batches(source, tokenizer, n_ctx, 256, limit=limit))
     return np.concatenate(batches) if batches else np.zeros((0, n_ctx), dtype=np.int64)

@@ -1,6 +1,7 @@
 """Story sources: where training and analysis text comes from.
 
-A source is named by one string, so the CLI and configs can carry it:
+A source is named by one string, so the CLI and configs can carry it; :class:`Source` parses it
+once (kind, seed, repo, path, separator) and the readers below pass that value down:
 
 * ``synthetic`` (or ``synthetic:SEED``): the built-in corpus of :mod:`.synthetic`;
 * ``synthetic-long`` (or ``synthetic-long:SEED``): its long stories, several chapters each
@@ -24,8 +25,10 @@ import re
 import statistics
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
+from typing import Literal
 
 from simplestories_interp.data import corpus
 from simplestories_interp.data.tokenizer import _clean_text
@@ -38,75 +41,120 @@ _SUFFIXES = (".txt", ".jsonl", ".parquet")
 _SEP_OPTION = "::sep="
 
 
-def with_separator(source: str, separator: str) -> str:
+SourceKind = Literal["synthetic", "synthetic-long", "synthetic-mix", "hub", "path"]
+_SYNTHETIC = ("synthetic", "synthetic-long", "synthetic-mix")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A story source, parsed once from the string that names it (see the module docstring).
+
+    Public readers take the string or a ``Source`` and parse at their entry; everything below
+    them reads these fields, never the string. ``str(source)`` gives the string back.
+    """
+
+    kind: SourceKind
+    seed: int | None = None
+    """The corpus seed of a synthetic kind (None: not given, the corpus's default 0)."""
+    repo: str | None = None
+    """The data set of ``hub`` (None: not given, ``SimpleStories/SimpleStories``)."""
+    path: str | None = None
+    """The file or folder of ``path``, as given."""
+    separator: str | None = None
+    """The string between stories of a .txt source (``PATH::sep=S``); None: separator lines or blank lines."""
+
+    @classmethod
+    def parse(cls, source: str | Source) -> Source:
+        if isinstance(source, Source):
+            return source
+        head, _, arg = source.partition(":")
+        if head in _SYNTHETIC:
+            if arg and not arg.isdigit():
+                raise DataError(f"story source {source!r}: the seed after '{head}:' must be a non-negative "
+                                f"integer, e.g. {head}:42")
+            return cls(head, seed=int(arg) if arg else None)
+        if head == "hub":
+            return cls("hub", repo=arg or None)
+        path, found, separator = source.partition(_SEP_OPTION)
+        return cls("path", path=path, separator=separator if found else None)
+
+    def __str__(self) -> str:
+        if self.kind == "path":
+            return self.path + (f"{_SEP_OPTION}{self.separator}" if self.separator is not None else "")
+        arg = self.repo if self.kind == "hub" else self.seed
+        return self.kind + (f":{arg}" if arg is not None else "")
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether this names a built-in generated corpus (labels and annotations included)."""
+        return self.kind in _SYNTHETIC
+
+    @property
+    def hub_repo(self) -> str:
+        return self.repo or HUB_DATASET
+
+    def with_seed(self, seed: int) -> Source:
+        """A synthetic source at ``seed`` unless it names its own (a new epoch of an endless stream)."""
+        return replace(self, seed=seed) if self.synthetic and self.seed is None else self
+
+    def files(self) -> list[Path]:
+        """The story files of a ``path`` source (the file, or the folder's story files, sorted)."""
+        return _files(Path(self.path))
+
+
+def with_separator(source: str | Source, separator: str) -> str:
     """``source`` read with ``separator`` between stories (the CLI's ``--separator``)."""
-    path, _ = split_separator(source)
+    src = Source.parse(source)
     if not separator:
         raise DataError("--separator must not be empty")
-    if not (path.endswith(".txt") or Path(path).is_dir()):
-        raise DataError(f"--separator applies to .txt story files (or folders of them), not {source!r}; "
+    if src.kind != "path" or not (src.path.endswith(".txt") or Path(src.path).is_dir()):
+        raise DataError(f"--separator applies to .txt story files (or folders of them), not {str(source)!r}; "
                         "give the file with --data FILE.txt")
-    return f"{path}{_SEP_OPTION}{separator}"
+    return str(replace(src, separator=separator))
 
 
-def split_separator(source: str) -> tuple[str, str | None]:
-    """(the source without its separator option, the separator or None)."""
-    path, found, sep = source.partition(_SEP_OPTION)
-    return path, (sep if found else None)
-
-
-def is_synthetic(source: str) -> bool:
+def is_synthetic(source: str | Source) -> bool:
     """Whether ``source`` names a built-in generated corpus (labels and annotations included)."""
-    return source.split(":")[0] in ("synthetic", "synthetic-long", "synthetic-mix")
+    return Source.parse(source).synthetic
 
 
-def has_annotations(source: str) -> bool:
+def has_annotations(source: str | Source) -> bool:
     """Whether the stories of ``source`` come with annotations: the synthetic corpora, and .jsonl
     files whose records carry them (the shards ``ssi data synth`` writes)."""
-    if is_synthetic(source):
+    src = Source.parse(source)
+    if src.synthetic:
         return True
-    path = Path(split_separator(source)[0])
-    if source.split(":")[0] == "hub" or not path.exists() or any(f.suffix != ".jsonl" for f in _files(path)):
+    if src.kind == "hub" or not Path(src.path).exists() or any(f.suffix != ".jsonl" for f in src.files()):
         return False
-    first = next(iter_records(str(path), limit=1), None)
+    first = next(iter_records(src, limit=1), None)
     return isinstance(first, dict) and isinstance(first.get("annotations"), list)
 
 
-def _generator(source: str):
+def _generator(src: Source):
     return {"synthetic-long": corpus.generate_long_stories,
-            "synthetic-mix": corpus.generate_mixed_stories}.get(source.split(":")[0], corpus.generate_stories)
+            "synthetic-mix": corpus.generate_mixed_stories}.get(src.kind, corpus.generate_stories)
 
 
-def iter_stories(source: str, *, limit: int | None = None, split: str = "train",
+def iter_stories(source: str | Source, *, limit: int | None = None, split: str = "train",
                  start: int = 0) -> Iterator[str]:
-    """Stories (cleaned strings) from a source string; see the module docstring."""
-    return islice(_raw(source, split, start), limit)
+    """Stories (cleaned strings) from a source; see the module docstring."""
+    return islice(_raw(Source.parse(source), split, start), limit)
 
 
-def iter_records(source: str, *, limit: int | None = None, start: int = 0) -> Iterator[dict]:
+def iter_records(source: str | Source, *, limit: int | None = None, start: int = 0) -> Iterator[dict]:
     """Records with labels and annotations (synthetic sources and jsonl shards only)."""
-    if is_synthetic(source):
-        return islice(_generator(source)(limit or 10**12, seed=synthetic_seed(source), start=start), limit)
-    return islice((r for f in _files(Path(source)) for r in _jsonl(f)), start, None if limit is None else start + limit)
+    src = Source.parse(source)
+    if src.synthetic:
+        return islice(_generator(src)(limit or 10**12, seed=src.seed or 0, start=start), limit)
+    return islice((r for f in src.files() for r in _jsonl(f)), start, None if limit is None else start + limit)
 
 
-def synthetic_seed(source: str) -> int:
-    """The seed of a ``synthetic[-long][:SEED]`` source (0 when none is given)."""
-    kind, _, arg = source.partition(":")
-    if arg and not arg.isdigit():
-        raise DataError(f"story source {source!r}: the seed after '{kind}:' must be a non-negative "
-                        f"integer, e.g. {kind}:42")
-    return int(arg) if arg else 0
-
-
-def _raw(source: str, split: str, start: int) -> Iterator[str]:
-    kind, _, arg = source.partition(":")
-    if is_synthetic(source):
-        return (r["story"] for r in _generator(source)(10**12, seed=synthetic_seed(source), start=start))
-    if kind == "hub":
-        return islice(_hub(arg or HUB_DATASET, split), start, None)
-    path, sep = split_separator(source)
-    return islice((_clean_text(_not_huge(s, f)) for f in _files(Path(path)) for s in _read(f, sep)), start, None)
+def _raw(src: Source, split: str, start: int) -> Iterator[str]:
+    if src.synthetic:
+        return (r["story"] for r in _generator(src)(10**12, seed=src.seed or 0, start=start))
+    if src.kind == "hub":
+        return islice(_hub(src.hub_repo, split), start, None)
+    return islice((_clean_text(_not_huge(s, f)) for f in src.files() for s in _read(f, src.separator)), start, None)
 
 
 MAX_STORY_CHARS = 1_000_000

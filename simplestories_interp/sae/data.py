@@ -16,7 +16,7 @@ from transformer_lens import HookedTransformer
 from simplestories_interp.analysis.activations import ActivationStore, model_fingerprint
 from simplestories_interp.analysis.hooks import run_hooks, stop_layer
 from simplestories_interp.data.rows import iter_row_batches
-from simplestories_interp.data.sources import is_synthetic
+from simplestories_interp.data.sources import Source
 from simplestories_interp.errors import ConfigError, DataError
 from simplestories_interp.sae.config import SAEConfig
 
@@ -35,16 +35,17 @@ def store_batches(store: ActivationStore, hooks: Sequence[str], batch_size: int,
         epoch += 1
 
 
-def live_batches(model: HookedTransformer, hooks: Sequence[str], source: str, batch_size: int, seed: int,
+def live_batches(model: HookedTransformer, hooks: Sequence[str], source: str | Source, batch_size: int, seed: int,
                  rows_per_forward: int = 16, buffer_batches: int = 8, context: int | None = None) -> Iterator[Batch]:
     """Endless batches of activations made on the fly, shuffled within a bounded buffer; the model reads
     packed rows of ``context`` tokens (default: its n_ctx)."""
     device, stop = next(model.parameters()).device, stop_layer(model, hooks)
-    rng, epoch = torch.Generator().manual_seed(seed), 0
+    rng, epoch, source = torch.Generator().manual_seed(seed), 0, Source.parse(source)
     buffer: dict[str, list[torch.Tensor]] = {h: [] for h in hooks}
     while True:
-        src = f"{source}:{seed + epoch}" if is_synthetic(source) and ":" not in source else source
-        for rows in iter_row_batches(src, model.tokenizer, context or model.cfg.n_ctx, rows_per_forward):
+        epoch_rows = iter_row_batches(source.with_seed(seed + epoch), model.tokenizer, context or model.cfg.n_ctx,
+                                      rows_per_forward)
+        for rows in epoch_rows:
             acts = run_hooks(model, torch.from_numpy(rows).to(device), hooks, stop)
             for h in hooks:
                 buffer[h].append(acts[h].reshape(-1, acts[h].shape[-1]).float().cpu())

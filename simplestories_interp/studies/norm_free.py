@@ -41,7 +41,7 @@ from simplestories_interp.analysis.probes import (
     split_stories,
 )
 from simplestories_interp.data.rows import Rows, build_rows
-from simplestories_interp.data.sources import is_synthetic
+from simplestories_interp.data.sources import Source
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.features import feature_activations, match_roles
@@ -62,7 +62,7 @@ def norm_free_study(cfg: NormFreeConfig | None = None, **settings) -> Path:
 
 
 def _check(cfg: NormFreeConfig) -> None:
-    if not is_synthetic(cfg.data):
+    if not Source.parse(cfg.data).synthetic:
         raise ConfigError(
             f"--data {cfg.data!r}: the roles and story labels come from the synthetic corpus's "
             "annotations; use synthetic[:SEED]"

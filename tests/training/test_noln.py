@@ -39,7 +39,8 @@ def test_schedule_removes_every_norm_and_loads(tiny_model, tmp_path):
                                       eval_batches=2, device="cpu"), progress=False)
     report = json.loads((out / "noln_report.json").read_text())
     sites = [f"blocks.{i}.ln2" for i in range(2)] + [f"blocks.{i}.ln1" for i in range(2)] + ["ln_final"]
-    assert list(report["sites"]) == sites and report["fold_max_logit_difference"] < 1e-4
+    # Relative to the largest logit (float32 sums): an absolute 1e-4 failed one run in three after fine-tuning.
+    assert list(report["sites"]) == sites and report["fold_relative_difference"] < 1e-5
     for key in ("val_loss_original", "val_loss_removed_no_finetune", "val_loss_finetuned", "tokens"):
         assert key in report
     # removing the norms without fine-tuning hurts; the schedule's fine-tuning wins much of it back
