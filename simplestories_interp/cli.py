@@ -22,7 +22,7 @@ from pathlib import Path
 from simplestories_interp import zoo
 from simplestories_interp.analysis.config import CacheConfig, HeadConfig, NeuronConfig
 from simplestories_interp.data.config import StatsConfig, SynthConfig
-from simplestories_interp.dataclass_args import add_dataclass_args, given, merge_model_forms
+from simplestories_interp.dataclass_args import add_dataclass_args, build_config, merge_model_forms
 from simplestories_interp.errors import DataError, InvalidArgumentError, SSIError, did_you_mean
 from simplestories_interp.files import atomic_write_text, require_utf8
 from simplestories_interp.sae.config import (
@@ -32,7 +32,7 @@ from simplestories_interp.sae.config import (
     SAESweepConfig,
 )
 from simplestories_interp.studies.registry import STUDIES
-from simplestories_interp.training.config import NoLNConfig, TrainConfig, TrainRunConfig
+from simplestories_interp.training.config import NoLNConfig, TrainRunConfig
 from simplestories_interp.zoo.config import GenerateConfig, InfoConfig, ZooConfig
 from simplestories_interp.zoo.listing import run_info, run_zoo
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
@@ -47,12 +47,10 @@ def run_generate(args: GenerateConfig) -> None:
                    temperature=args.temperature, seed=args.seed))
 
 
-def run_train(args: TrainRunConfig, ns: argparse.Namespace) -> None:
-    from simplestories_interp.training.config import load_config
+def run_train(args: TrainRunConfig) -> None:
     from simplestories_interp.training.trainer import train
 
-    cfg = load_config(args.config, **given(ns, TrainConfig))
-    out = train(cfg, resume=args.resume, command="ssi " + " ".join(sys.argv[1:]))
+    out = train(args.train_config(), resume=args.resume, command="ssi " + " ".join(sys.argv[1:]))
     print(f"model written to {out}")
 
 
@@ -303,9 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = where.add_parser(leaf, help=doc, description=doc)
         cmd.set_defaults(_command=name)
         add_dataclass_args(cmd, config)
-        if name == "train":
-            add_dataclass_args(cmd, TrainConfig)
-        if any(f.name == "data" for f in dataclasses.fields(TrainConfig if name == "train" else config)):
+        if any(f.name == "data" for f in dataclasses.fields(config)):
             cmd.add_argument("--separator", default=None, help="split the --data .txt file into stories at every "
                              "occurrence of this string (default: lines like <|endoftext|>, else blank lines)")
         cmd.set_defaults(_options=[o for action in cmd._actions for o in action.option_strings])
@@ -360,8 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _remote_code_allowed(ns.trust_remote_code):
             _apply_separator(ns)
             config, run = COMMANDS[ns._command]
-            args = config(**given(ns, config))
-            run(args, ns) if run is run_train else run(args)
+            run(build_config(config, ns))
     except SSIError as exc:
         if show_tb:
             raise

@@ -6,20 +6,27 @@ Each field becomes ``--field-name`` (or a positional argument when its metadata 
 docstring under the field as its help. Options the user did not give are absent from the
 namespace (``argparse.SUPPRESS``), so a YAML file can supply them and flags override it; values
 from such a file are checked against the same annotations by :func:`check_types`.
+
+One rule for every command (:func:`build_config`): a config class with a ``config`` field takes a
+YAML file of its other fields there (read by :func:`config_values`: misspelled keys rejected with
+close matches, types checked), and the options given on the command line override the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import dataclasses
 import math
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from simple_parsing.docstring import get_attribute_docstring
 
-from simplestories_interp.errors import ConfigError
+from simplestories_interp.errors import ConfigError, did_you_mean
 
 
 def positional(**kwargs) -> Any:
@@ -148,6 +155,57 @@ def check_types(cls: type, values: dict) -> dict:
             raise ConfigError(f"config key {key!r} must be {expected}, got {value!r} "
                               f"({type(value).__name__}){hint}")
     return out
+
+
+def _config_text(path: Path) -> str:
+    """The text of a YAML config: UTF-8, or UTF-16 with its byte-order mark (what Windows editors and
+    PowerShell's ``>`` write)."""
+    if path.is_dir():
+        raise ConfigError(f"--config {str(path)!r} is a folder; give the YAML file, e.g. --config {path / 'run.yaml'}")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from exc
+    try:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                          "save it as UTF-8 (e.g. iconv -t utf-8)") from exc
+
+
+def config_values(cls: type, path: str | Path | None, overrides: dict) -> dict:
+    """The field values of ``cls`` from a YAML file (optional) with ``overrides`` on top, keys
+    checked against the fields (close matches suggested) and values against their annotations."""
+    values: dict = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(_config_text(Path(path))) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys to values")
+        values.update({str(k).replace("-", "_"): v for k, v in loaded.items()})
+    values.update(overrides)
+    known = [f.name for f in dataclasses.fields(cls) if f.init and f.name != "config"]
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown config key {key!r}." + did_you_mean(key, known))
+    return check_types(cls, values)
+
+
+def build_config(cls: type, ns: argparse.Namespace):
+    """The config of a command from its parsed options: every command by the same rule (a ``config``
+    field names a YAML file of the other fields; options given override it)."""
+    values = given(ns, cls)
+    path = values.pop("config", None)
+    if not any(f.name == "config" for f in dataclasses.fields(cls)):
+        return cls(**values)
+    config = {"config": path} if path is not None else {}
+    return cls(**config_values(cls, path, values), **config)
 
 
 def _flag(name: str) -> str:

@@ -87,15 +87,11 @@ def _run_ssi(argv: list[str]) -> int:
 def _parse_ssi(argv: list[str]) -> str | None:
     """Parse a command and build its config as ``cli.main`` does; the error, if any."""
     from simplestories_interp import cli
-    from simplestories_interp.dataclass_args import given
-    from simplestories_interp.training.config import TrainConfig, load_config
+    from simplestories_interp.dataclass_args import build_config
 
     try:
         ns = cli.build_parser().parse_args(argv)
-        config, run = cli.COMMANDS[ns._command]
-        args = config(**given(ns, config))
-        if run is cli.run_train:
-            load_config(args.config, **given(ns, TrainConfig))
+        build_config(cli.COMMANDS[ns._command][0], ns)
     except SystemExit as exc:
         return f"the command line parser refused it (exit status {exc.code})"
     except Exception as exc:

@@ -8,7 +8,6 @@ misspelled keys with close matches, so a typo never silently trains the wrong th
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Literal
 
 import yaml
 
-from simplestories_interp.dataclass_args import check_ranges, check_types, positional
-from simplestories_interp.errors import ConfigError, did_you_mean
+from simplestories_interp.dataclass_args import check_ranges, config_values, positional
+from simplestories_interp.errors import ConfigError
 from simplestories_interp.files import atomic_write_text
 from simplestories_interp.zoo.registry import DEFAULT_MODEL
 
@@ -138,48 +137,9 @@ def tokens_seen(steps: int, batch_size: int, n_ctx: int) -> int:
     return steps * batch_size * (n_ctx - 1)
 
 
-def _fields() -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(TrainConfig)}
-
-
-def _config_text(path: Path) -> str:
-    """The text of a YAML config: UTF-8, or UTF-16 with its byte-order mark (what Windows editors and
-    PowerShell's ``>`` write)."""
-    if path.is_dir():
-        raise ConfigError(f"--config {str(path)!r} is a folder; give the YAML file, e.g. --config {path / 'run.yaml'}")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from exc
-    try:
-        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return data.decode("utf-16")
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                          "save it as UTF-8 (e.g. iconv -t utf-8)") from exc
-
-
 def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     """A TrainConfig from a YAML file (optional) with keyword overrides on top."""
-    values: dict = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(_config_text(Path(path))) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys to values")
-        values.update(loaded)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    known = _fields()
-    for key in values:
-        if key.replace("-", "_") not in known:
-            raise ConfigError(f"unknown config key {key!r}." + did_you_mean(key, known))
-    values = check_types(TrainConfig, {k.replace("-", "_"): v for k, v in values.items()})
-    return TrainConfig(**values)
+    return TrainConfig(**config_values(TrainConfig, path, {k: v for k, v in overrides.items() if v is not None}))
 
 
 def save_config(config: TrainConfig, path: Path) -> None:
@@ -187,13 +147,17 @@ def save_config(config: TrainConfig, path: Path) -> None:
 
 
 @dataclass
-class TrainRunConfig:
+class TrainRunConfig(TrainConfig):
     """Train a model (options override the YAML file given with --config)."""
 
     config: str | None = None
-    """YAML file with TrainConfig keys."""
+    """YAML file with TrainConfig keys (options given on the command line override it)."""
     resume: bool = False
     """Continue the run in --out from its last checkpoint."""
+
+    def train_config(self) -> TrainConfig:
+        """The run's TrainConfig (what is saved as ``config.yaml``), without the command's own options."""
+        return TrainConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)})
 
 
 @dataclass
