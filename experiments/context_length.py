@@ -5,7 +5,7 @@ miss? See docs/context_length.md for the method and a measured run.
 
     python experiments/context_length.py --out context_length/                 # defaults (~12 min, 2 cores)
     python experiments/context_length.py --model SimpleStories-35M \\
-        --short-models none --windows 64 128 512 --tokens 4000000 --out cl-35M/     # an official model (hub)
+        --short-models none --windows 64 128 512 --sae.tokens 4000000 --out cl-35M/     # an official model (hub)
 """
 
 import sys

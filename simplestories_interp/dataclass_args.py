@@ -18,6 +18,7 @@ import argparse
 import codecs
 import dataclasses
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -47,40 +48,74 @@ def _help(cls: type, name: str) -> str:
     return (doc.docstring_below or doc.comment_inline or doc.comment_above or "").strip()
 
 
+def nested(default_factory, *, exclude: tuple[str, ...] = ()) -> Any:
+    """A field holding another config (e.g. the SAEs of a study), given on the command line as
+    ``--FIELD.SUB`` options; ``exclude`` names the sub-fields the owner sets itself (no option)."""
+    return dataclasses.field(default_factory=default_factory, metadata={"nested": True, "exclude": exclude})
+
+
+def _default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+
+
+def _option(parser: argparse.ArgumentParser, cls: type, f: dataclasses.Field, tp, default, prefix: str = "") -> None:
+    """One field as an option (or a positional argument) of ``parser``."""
+    kwargs = {"help": _help(cls, f.name)}
+    if default is not None and default != "":
+        kwargs["help"] += f" (default: {default})"
+    if typing.get_origin(tp) is Literal:
+        kwargs["choices"] = list(typing.get_args(tp))
+    elif typing.get_origin(tp) is list:
+        item = typing.get_args(tp)[0]
+        if typing.get_origin(item) is Literal:
+            kwargs.update(nargs="+", choices=list(typing.get_args(item)))
+        else:
+            kwargs.update(nargs="+", type=item)
+    elif tp is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    else:
+        kwargs["type"] = tp
+    if f.metadata.get("positional"):
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+            kwargs["nargs"] = "?"
+        parser.add_argument(f.name, default=argparse.SUPPRESS, **kwargs)
+        if f.name == "model":  # one rule for every command: MODEL or --model
+            parser.add_argument("--model", dest=MODEL_OPTION, metavar="MODEL", default=argparse.SUPPRESS, type=str,
+                                help="the same as the positional MODEL")
+        return
+    name = prefix + f.name
+    parser.add_argument("--" + name.replace("_", "-"), dest=name, default=argparse.SUPPRESS, **kwargs)
+    if name == "model":
+        parser.add_argument(MODEL_OPTION, nargs="?", metavar="MODEL", default=argparse.SUPPRESS, type=str,
+                            help="the same as --model")
+
+
 def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
-        tp, kwargs = _unwrap(hints[f.name]), {"help": _help(cls, f.name)}
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        if default is not None and default != "":
-            kwargs["help"] += f" (default: {default})"
-        if typing.get_origin(tp) is Literal:
-            kwargs["choices"] = list(typing.get_args(tp))
-        elif typing.get_origin(tp) is list:
-            item = typing.get_args(tp)[0]
-            if typing.get_origin(item) is Literal:
-                kwargs.update(nargs="+", choices=list(typing.get_args(item)))
-            else:
-                kwargs.update(nargs="+", type=item)
-        elif tp is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        else:
-            kwargs["type"] = tp
-        if f.metadata.get("positional"):
-            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
-                kwargs["nargs"] = "?"
-            parser.add_argument(f.name, default=argparse.SUPPRESS, **kwargs)
-            if f.name == "model":  # one rule for every command: MODEL or --model
-                parser.add_argument("--model", dest=MODEL_OPTION, metavar="MODEL", default=argparse.SUPPRESS, type=str,
-                                    help="the same as the positional MODEL")
-        else:
-            parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=argparse.SUPPRESS, **kwargs)
-            if f.name == "model":
-                parser.add_argument(MODEL_OPTION, nargs="?", metavar="MODEL", default=argparse.SUPPRESS, type=str,
-                                    help="the same as --model")
+        if f.metadata.get("nested"):
+            inner = _default(f)
+            inner_hints = typing.get_type_hints(type(inner))
+            for g in dataclasses.fields(inner):
+                if g.init and g.name not in f.metadata["exclude"]:
+                    _option(parser, type(inner), g, _unwrap(inner_hints[g.name]), getattr(inner, g.name),
+                            prefix=f.name + ".")
+            continue
+        _option(parser, cls, f, _unwrap(hints[f.name]), _default(f))
+
+
+def replace_nested(current, settings: dict):
+    """``current`` (a nested config) with ``settings`` applied; its errors name the ``--FIELD.SUB`` options."""
+    try:
+        return dataclasses.replace(current, **settings)
+    except TypeError as exc:  # an unknown sub-field
+        known = [f.name for f in dataclasses.fields(current)]
+        bad = next((k for k in settings if k not in known), "?")
+        raise ConfigError(f"{type(current).__name__} has no setting {bad!r}." + did_you_mean(bad, known)) from exc
 
 
 MODEL_OPTION = "model_elsewhere"
@@ -100,9 +135,17 @@ def merge_model_forms(ns: argparse.Namespace) -> None:
 
 
 def given(ns: argparse.Namespace, cls: type) -> dict:
-    """The dataclass fields the user gave on the command line."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in vars(ns).items() if k in names}
+    """The dataclass fields the user gave on the command line (a nested config with its options applied)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in vars(ns).items() if k in fields}
+    for name, f in fields.items():
+        sub = {k.split(".", 1)[1]: v for k, v in vars(ns).items() if k.startswith(name + ".")}
+        if f.metadata.get("nested") and sub:
+            try:
+                values[name] = replace_nested(_default(f), sub)
+            except ConfigError as exc:  # the nested config's own check names its flags without the prefix
+                raise ConfigError(re.sub(r"--(?=[a-z])", f"--{name}.", str(exc))) from exc
+    return values
 
 
 def _conforms(tp, value) -> tuple[bool, Any]:

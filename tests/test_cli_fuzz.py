@@ -23,7 +23,6 @@ import typing
 import pytest
 
 from simplestories_interp.cli import COMMANDS, main
-from simplestories_interp.training.config import TrainConfig
 
 MISSING_PATH = "/nonexistent/ssi-fuzz/x"
 NAMED = {  # string options whose value names something that must exist
@@ -65,18 +64,21 @@ def mutations(file: str, folder: str) -> list[tuple[str, list[str]]]:
     cases = []
     for name, (config, _) in COMMANDS.items():
         command = name.split(" ")
-        fields = [(config, f) for f in dataclasses.fields(config)]
-        if name == "train":
-            fields += [(TrainConfig, f) for f in dataclasses.fields(TrainConfig)]
-        positional = [f for _, f in fields if f.metadata.get("positional") and f.default is dataclasses.MISSING]
+        fields = [(config, f, "") for f in dataclasses.fields(config) if not f.metadata.get("nested")]
+        for f in dataclasses.fields(config):  # a nested config's options: --sae.k, ...
+            if f.metadata.get("nested"):
+                inner = f.default_factory()
+                fields += [(type(inner), g, f.name + ".") for g in dataclasses.fields(inner)
+                           if g.init and g.name not in f.metadata["exclude"]]
+        positional = [f for _, f, _ in fields if f.metadata.get("positional") and f.default is dataclasses.MISSING]
         needed = ["/tmp"] if positional else []  # a required positional, so the mutation is what fails
-        for cls, field in fields:
+        for cls, field, prefix in fields:
             for value in _values(cls, field, file, folder):
                 if field.metadata.get("positional"):
                     argv = [*command, value]
                 else:
-                    argv = [*command, *needed, "--" + field.name.replace("_", "-"), value]
-                cases.append((f"{name}:{field.name}={value!r}", argv))
+                    argv = [*command, *needed, "--" + (prefix + field.name).replace("_", "-"), value]
+                cases.append((f"{name}:{prefix}{field.name}={value!r}", argv))
         cases.append((f"{name}:unknown-option", [*command, *needed, "--no-such-option", "1"]))
     return cases
 

@@ -17,6 +17,14 @@ COUNTERPART_COSINE = 0.7
 choice in feature-universality work; stated with every count that uses it)."""
 
 
+_ARCH_NAMES = {"batchtopk": "BatchTopK", "topk": "TopK", "jumprelu": "JumpReLU", "standard": "standard (L1)"}
+
+
+def sae_kind(cfg: dict) -> str:
+    """The architecture's name as papers write it, from a config's dict (``results.json``)."""
+    return _ARCH_NAMES.get(cfg.get("arch", "batchtopk"), cfg.get("arch"))
+
+
 @dataclass
 class SAEConfig:
     """Train a sparse autoencoder (SAELens) on one hook of a model."""

@@ -7,15 +7,18 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from simplestories_interp.analysis.config import DEFAULT_TEXT, POSITION_BUCKETS
-from simplestories_interp.dataclass_args import check_ranges
+from simplestories_interp.dataclass_args import check_ranges, nested
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.sae.config import COUNTERPART_COSINE
+from simplestories_interp.sae.config import COUNTERPART_COSINE, SAEConfig
 from simplestories_interp.zoo.registry import DEFAULT_HEAD_MODEL, DEFAULT_MODEL, DEFAULT_NEURON_MODEL, NORM_FREE_SUFFIX
 
 __all__ = ["DEFAULT_HEAD_MODEL", "DEFAULT_NEURON_MODEL", "DEFAULT_TEXT", "POSITION_BUCKETS"]  # re-exported
 
 LONG_CONTEXT_MODEL = "SynthStories-1.25M-long"
 SHORT_CONTEXT_MODELS = ("SynthStories-1.25M-long-ctx64", "SynthStories-1.25M-long-ctx128")
+STUDY_SETS = ("model", "out", "context", "resume", "store", "eval_data", "eval_stories", "density_stories", "device",
+              "wandb")
+"""Settings of a study's SAEs that the study fixes itself (not options of ``reproduce``)."""
 
 @dataclass
 class FigureConfig:
@@ -58,18 +61,12 @@ class ContextLengthConfig:
     SynthStories-1.25M fine-tuned on a mix with long stories (models/train_all.sh)."""
     short_models: list[str] = field(default_factory=lambda: list(SHORT_CONTEXT_MODELS))
     """Shorter-context models compared by loss (run by sliding window); ``none`` for none."""
-    hook: str = "blocks.2.hook_resid_pre"
-    """Hook the SAEs read (a middle residual stream by default)."""
     windows: list[int] = field(default_factory=lambda: [64, 128, 512])
     """Context windows (tokens) the SAEs are trained on; the longest must not exceed the model's n_ctx."""
-    tokens: int = 1_000_000
-    """Training tokens per SAE (the same budget for every window)."""
-    k: int = 16
-    """Active features per token (BatchTopK), the same for every window."""
-    expansion: int = 8
-    """d_sae / d_model of the SAEs."""
-    data: str = "synthetic-long"
-    """Story source the SAEs train on (packed rows of each window)."""
+    sae: SAEConfig = nested(lambda: SAEConfig(hook="blocks.2.hook_resid_pre", tokens=1_000_000, k=16, expansion=8,
+                                              data="synthetic-long"), exclude=STUDY_SETS)
+    """The SAEs, one per window, all with these settings (``--sae.k``, ``--sae.tokens``, ...; the study
+    sets their model, context, evaluation data and folder). Their ``data`` is read in packed rows of each window."""
     eval_data: str = "synthetic-long:9999"
     """Held-out long stories (one row per story, positions = positions in the story)."""
     eval_stories: int = 200
@@ -82,15 +79,12 @@ class ContextLengthConfig:
     """A late feature has at least this share of its per-token activation mass beyond --boundary."""
     counterpart_cosine: float = COUNTERPART_COSINE
     """Decoder cosine at or above which a shorter-window SAE's feature counts as the same feature."""
-    seed: int = 0
-    """Seed of the SAEs (initialisation and shuffling)."""
     device: str | None = None
     """cpu, cuda, mps; default: the best available."""
 
     def __post_init__(self) -> None:
-        check_ranges(self, positive=("windows", "tokens", "k", "expansion", "eval_stories", "sae_eval_stories",
-                                     "boundary"), fraction=("late_share", "counterpart_cosine"),
-                     non_negative=("seed",))
+        check_ranges(self, positive=("windows", "eval_stories", "sae_eval_stories", "boundary"),
+                     fraction=("late_share", "counterpart_cosine"))
         if self.boundary not in {lo for lo, _ in POSITION_BUCKETS[1:]}:
             raise ConfigError(f"--boundary must be where a position bucket starts "
                               f"({', '.join(str(lo) for lo, _ in POSITION_BUCKETS[1:])}), got {self.boundary}")
@@ -118,16 +112,10 @@ class NormFreeConfig:
     """Stories scanned for neuron role precision (as the neuron figure)."""
     head_stories: int = 60
     """Stories for the head statistics."""
-    hook: str = "blocks.2.hook_resid_pre"
-    """Hook of the two SAEs (the same for both models)."""
-    tokens: int = 1_000_000
-    """Training tokens per SAE."""
-    k: int = 16
-    """Active features per token (BatchTopK)."""
-    expansion: int = 8
-    """d_sae / d_model of the SAEs."""
-    sae_data: str = "synthetic"
-    """Story source the SAEs train on."""
+    sae: SAEConfig = nested(lambda: SAEConfig(hook="blocks.2.hook_resid_pre", tokens=1_000_000, k=16, expansion=8,
+                                              data="synthetic"), exclude=(*STUDY_SETS, "seed"))
+    """The two SAEs, one per model, both with these settings (``--sae.k``, ``--sae.hook``, ...; the study
+    sets their model, seed, evaluation data and folder)."""
     f1_threshold: float = 0.5
     """An SAE feature 'has a role' when its best role F1 reaches this."""
     seed: int = 0
@@ -136,7 +124,7 @@ class NormFreeConfig:
     """cpu, cuda, mps; default: the best available."""
 
     def __post_init__(self) -> None:
-        check_ranges(self, positive=("stories", "neuron_stories", "head_stories", "tokens", "k", "expansion"),
+        check_ranges(self, positive=("stories", "neuron_stories", "head_stories"),
                      fraction=("f1_threshold",), non_negative=("seed",))
         if self.model.endswith(NORM_FREE_SUFFIX):
             raise ConfigError(f"--model is the normalised model (its twin is MODEL-noLN), got {self.model!r}; "

@@ -25,6 +25,7 @@ reused when the command runs again into the same folder; interrupted ones resume
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,6 @@ from simplestories_interp.data.rows import Rows, build_rows
 from simplestories_interp.data.sources import iter_stories
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.render import views
-from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.features import feature_activations, feature_topk, match_roles
 from simplestories_interp.sae.position_metrics import evaluate_by_position, late_features, max_decoder_cosine
 from simplestories_interp.sae.training import load_sae, train_sae
@@ -77,8 +77,8 @@ def _check(cfg: ContextLengthConfig, model) -> None:
     """Refuse bad settings before the long work (sources, hook, windows)."""
     if max(cfg.windows) > model.cfg.n_ctx:
         raise ConfigError(f"--windows {cfg.windows}: the longest exceeds {cfg.model}'s n_ctx ({model.cfg.n_ctx})")
-    parse_hooks(model, [cfg.hook])
-    for source in (cfg.data, cfg.eval_data):
+    parse_hooks(model, [cfg.sae.hook])
+    for source in (cfg.sae.data, cfg.eval_data):
         next(iter_stories(source, limit=1), None)
 
 
@@ -99,11 +99,9 @@ def _train(cfg: ContextLengthConfig, model, window: int, out: Path):
     """The SAE of one window: trained (or resumed), or reused when already finished."""
     folder = out / "saes" / f"window-{window}"
     if not (folder / "metrics.json").is_file():
-        sae_cfg = SAEConfig(model=cfg.model, hook=cfg.hook, arch="batchtopk", k=cfg.k, expansion=cfg.expansion,
-                            tokens=cfg.tokens, data=cfg.data, context=window, eval_data=cfg.eval_data,
-                            eval_stories=min(20, cfg.sae_eval_stories), density_stories=10 * cfg.sae_eval_stories,
-                            seed=cfg.seed, device=cfg.device,
-                            out=str(folder), resume=(folder / "checkpoints").is_dir())
+        sae_cfg = replace(cfg.sae, model=cfg.model, context=window, eval_data=cfg.eval_data,
+                          eval_stories=min(20, cfg.sae_eval_stories), density_stories=10 * cfg.sae_eval_stories,
+                          device=cfg.device, out=str(folder), resume=(folder / "checkpoints").is_dir())
         train_sae(sae_cfg, model)
     return load_sae(folder, device=str(next(model.parameters()).device))
 
@@ -116,7 +114,7 @@ def sae_study(cfg: ContextLengthConfig, model, rows: Rows, out: Path) -> dict:
     tokens = torch.from_numpy(eval_rows.tokens)
     metrics, sums = {}, {}
     for w in tqdm(windows, desc="SAEs by position"):
-        metrics[w], sums[w] = evaluate_by_position(model, saes[w], cfg.hook, tokens, POSITION_BUCKETS)
+        metrics[w], sums[w] = evaluate_by_position(model, saes[w], cfg.sae.hook, tokens, POSITION_BUCKETS)
     longest = windows[-1]
     late = late_features(sums[longest], POSITION_BUCKETS, boundary=cfg.boundary, min_share=cfg.late_share)
     _describe_late(cfg, model, saes, eval_rows, late, out)
@@ -144,13 +142,13 @@ def _describe_late(cfg: ContextLengthConfig, model, saes: dict, rows: Rows, late
     longest = saes[windows[-1]]
     if late:
         ids = [f["feature"] for f in late]
-        acts = feature_activations(model, longest, cfg.hook, rows)[:, ids]
+        acts = feature_activations(model, longest, cfg.sae.hook, rows)[:, ids]
         cos = {str(w): max_decoder_cosine(longest.W_dec.detach()[ids], saes[w].W_dec.detach()) for w in windows[:-1]}
         for i, (f, match) in enumerate(zip(late, match_roles(acts, rows), strict=True)):
             f.update(role=match.role, precision=round(match.precision, 3), f1=round(match.f1, 3),
                      counterparts={w: round(float(c[i]), 3) for w, c in cos.items()})
     shown = [f["feature"] for f in late[:SHOWN_FEATURES]]
-    top = feature_topk(model, longest, cfg.hook, rows, k=10) if shown else None
+    top = feature_topk(model, longest, cfg.sae.hook, rows, k=10) if shown else None
     intro = (f"Features of the {windows[-1]}-token-window SAE whose activation per token lies at least "
              f"{cfg.late_share:.0%} beyond position {cfg.boundary} (the {len(shown)} most late of {len(late)}).")
     body = views.neurons_page(top, shown, title="Features unique to longer prompts", intro=intro,

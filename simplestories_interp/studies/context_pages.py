@@ -12,6 +12,7 @@ import numpy as np
 
 from simplestories_interp.render import views
 from simplestories_interp.render.views import fmt_or_na
+from simplestories_interp.sae.config import sae_kind
 
 SMOOTH = 8  # positions averaged per point of the loss curve (a single position is noisy)
 SAE_PANELS = (("explained_variance", "explained variance"), ("ce_loss_score", "CE loss score"),
@@ -62,9 +63,9 @@ def findings(results: dict) -> list[str]:
 
 
 def summary_text(results: dict) -> str:
+    sae = results["config"]["sae"]
     lines = ["Context-length study", f"model {results['config']['model']} (n_ctx {results['n_ctx']}), "
-             f"hook {results['config']['hook']}, SAEs: BatchTopK k={results['config']['k']}, "
-             f"{results['config']['tokens']:,} tokens each", ""]
+             f"hook {sae['hook']}, SAEs: {sae_kind(sae)} k={sae['k']}, {sae['tokens']:,} tokens each", ""]
     lines += [f"- {f}" for f in findings(results)]
     lines += ["", "late features (feature, late share, role, precision, best decoder cosine per shorter window):"]
     for f in results["late_features"][:20]:
@@ -149,7 +150,7 @@ def index_page(results: dict) -> str:
     finding = "".join(f"<li>{html.escape(f)}</li>" for f in findings(results))
     body = (f"<p class='meta'>What features are unique to longer prompts, and how much do SAEs trained on "
             f"shorter contexts miss? Model {html.escape(results['config']['model'])}, hook "
-            f"{html.escape(results['config']['hook'])}. Every number: results.json.</p><ul>{finding}</ul>"
+            f"{html.escape(results['config']['sae']['hook'])}. Every number: results.json.</p><ul>{finding}</ul>"
             f"<h2>Loss by position</h2><p class='meta'>{READ['loss']}</p>{charts[0]}"
             f"<p class='meta'>{READ['mentions']}</p>{charts[1]}"
             f"<h2>What short-context SAEs miss</h2><p class='meta'>{READ['sae']}</p>{charts[2]}"

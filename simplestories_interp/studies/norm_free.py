@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,6 @@ from simplestories_interp.analysis.probes import (
 from simplestories_interp.data.rows import Rows, build_rows
 from simplestories_interp.data.sources import Source
 from simplestories_interp.errors import ConfigError
-from simplestories_interp.sae.config import SAEConfig
 from simplestories_interp.sae.features import feature_activations, match_roles
 from simplestories_interp.sae.training import load_sae, train_sae
 from simplestories_interp.studies.config import NormFreeConfig
@@ -73,7 +73,7 @@ def _check(cfg: NormFreeConfig) -> None:
 
 def _measure(cfg: NormFreeConfig, out: Path, device) -> dict:
     pair = {"rms": load_model(cfg.model, device=device), "none": load_model(norm_free_name(cfg.model), device=device)}
-    parse_hooks(pair["rms"], [cfg.hook])
+    parse_hooks(pair["rms"], [cfg.sae.hook])
     rows = build_rows(cfg.data, pair["rms"].tokenizer, pair["rms"].cfg.n_ctx, cfg.stories)
     return {
         "config": dataclasses.asdict(cfg),
@@ -107,25 +107,13 @@ def _sae(cfg: NormFreeConfig, kind: str, model, rows: Rows, out: Path) -> dict:
     folder = out / "saes" / kind
     if not (folder / "metrics.json").is_file():
         train_sae(
-            SAEConfig(
-                model=_name(cfg.model, kind),
-                hook=cfg.hook,
-                arch="batchtopk",
-                k=cfg.k,
-                expansion=cfg.expansion,
-                tokens=cfg.tokens,
-                data=cfg.sae_data,
-                eval_data=cfg.data,
-                seed=cfg.seed,
-                device=cfg.device,
-                out=str(folder),
-                resume=(folder / "checkpoints").is_dir(),
-            ),
+            replace(cfg.sae, model=_name(cfg.model, kind), eval_data=cfg.data, seed=cfg.seed, device=cfg.device,
+                    out=str(folder), resume=(folder / "checkpoints").is_dir()),
             model,
         )
     sae = load_sae(folder, device=str(next(model.parameters()).device))
     metrics = json.loads((folder / "metrics.json").read_text())
-    matches = [m for m in match_roles(feature_activations(model, sae, cfg.hook, rows), rows) if m.frequency > 0]
+    matches = [m for m in match_roles(feature_activations(model, sae, cfg.sae.hook, rows), rows) if m.frequency > 0]
     keep = ("explained_variance", "ce_loss_score", "dead_fraction", "l0", "kl_sae")
     return {
         **{k: metrics[k] for k in keep},

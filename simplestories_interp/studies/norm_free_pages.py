@@ -12,6 +12,7 @@ import numpy as np
 
 from simplestories_interp.render import views
 from simplestories_interp.render.views import fmt_or_na
+from simplestories_interp.sae.config import sae_kind
 
 KINDS = (("rms", "normalised"), ("none", "norm-free"))
 COLOURS = {"rms": "#4c72b0", "none": "#dd8452"}
@@ -116,7 +117,8 @@ def summary_text(results: dict) -> str:
     lines = [
         "Norm-free study",
         f"{results['models']['rms']} vs {results['models']['none']}, data {cfg['data']}, "
-        f"SAEs at {cfg['hook']}: BatchTopK k={cfg['k']}, x{cfg['expansion']}, {cfg['tokens']:,} tokens each",
+        f"SAEs at {cfg['sae']['hook']}: {sae_kind(cfg['sae'])} k={cfg['sae']['k']}, x{cfg['sae']['expansion']}, "
+        f"{cfg['sae']['tokens']:,} tokens each",
         "",
     ]
     lines += [f"- {f}" for f in findings(results)]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from simplestories_interp.dataclass_args import replace_nested
 from simplestories_interp.devices import pick_device
 from simplestories_interp.errors import MissingDirectoryError
 from simplestories_interp.files import atomic_write_text, claim_output
@@ -73,5 +74,9 @@ def rebuild_pages(folder: str | Path, study: Study) -> Path:
 
 
 def with_settings(cfg, default: type, settings: dict):
-    """``cfg`` (or ``default()``) with keyword ``settings`` applied: the Python API of every study."""
-    return dataclasses.replace(cfg or default(), **settings)
+    """``cfg`` (or ``default()``) with keyword ``settings`` applied: the Python API of every study. A
+    dict for a nested config updates it (``sae={"k": 8}`` keeps the study's other SAE settings)."""
+    cfg = cfg or default()
+    nested = {k: replace_nested(getattr(cfg, k), v) for k, v in settings.items()
+              if isinstance(v, dict) and dataclasses.is_dataclass(getattr(cfg, k, None))}
+    return dataclasses.replace(cfg, **{**settings, **nested})

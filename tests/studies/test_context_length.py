@@ -13,8 +13,8 @@ from tests.studies.test_study import matches_fixture
 
 pytestmark = pytest.mark.slow
 
-TINY = dict(short_models=["SynthStories-1.25M-long-ctx64"], windows=[64, 512], tokens=8192, expansion=2, k=8,
-            eval_stories=4, sae_eval_stories=3, device="cpu")
+TINY = dict(short_models=["SynthStories-1.25M-long-ctx64"], windows=[64, 512],
+            sae={"tokens": 8192, "expansion": 2, "k": 8}, eval_stories=4, sae_eval_stories=3, device="cpu")
 
 
 def test_study_writes_every_number_and_offline_pages(tmp_path):
@@ -40,7 +40,7 @@ def test_study_writes_every_number_and_offline_pages(tmp_path):
     before = weights.stat().st_mtime_ns
     assert main(["reproduce", "context-length", "--out", str(out), "--short-models", "SynthStories-1.25M-long-ctx64",
                  "--windows", "64", "512",
-                 "--tokens", "8192", "--expansion", "2", "--k", "8", "--eval-stories", "4",
+                 "--sae.tokens", "8192", "--sae.expansion", "2", "--sae.k", "8", "--eval-stories", "4",
                  "--sae-eval-stories", "3", "--device", "cpu"]) == 0
     assert weights.stat().st_mtime_ns == before
 

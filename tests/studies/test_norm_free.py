@@ -20,11 +20,11 @@ TINY = [
     "6",
     "--head-stories",
     "4",
-    "--tokens",
+    "--sae.tokens",
     "8192",
-    "--expansion",
+    "--sae.expansion",
     "2",
-    "--k",
+    "--sae.k",
     "8",
     "--device",
     "cpu",
@@ -37,9 +37,7 @@ def test_study_measures_both_models_and_writes_offline_pages(tmp_path):
         stories=12,
         neuron_stories=6,
         head_stories=4,
-        tokens=8192,
-        expansion=2,
-        k=8,
+        sae={"tokens": 8192, "expansion": 2, "k": 8},
         device="cpu",
     )
     r = json.loads((out / "results.json").read_text())
@@ -75,4 +73,4 @@ def test_bad_settings_are_refused(tmp_path, capsys):
         NormFreeConfig(model="SynthStories-1.25M-noLN")
     assert main(["reproduce", "norm-free", "--out", str(tmp_path / "x"), "--data", "tinystories.txt"]) == 2
     assert "synthetic" in capsys.readouterr().err
-    assert main(["reproduce", "norm-free", "--out", str(tmp_path / "y"), "--hook", "blocks.9.hook_resid_pre"]) == 2
+    assert main(["reproduce", "norm-free", "--out", str(tmp_path / "y"), "--sae.hook", "blocks.9.hook_resid_pre"]) == 2
