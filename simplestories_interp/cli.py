@@ -205,12 +205,17 @@ def run_sae_eval(args: SAEEvalConfig) -> None:
 
 def run_sae_features(args: SAEFeaturesConfig) -> None:
     from simplestories_interp.files import ensure_file_target
-    from simplestories_interp.sae.features import feature_report
+    from simplestories_interp.render import views
+    from simplestories_interp.sae.features import feature_scan
 
     # before the scan, not after it
     page = ensure_file_target(args.out, inputs=(args.path, args.model, args.data)) if args.out is not None else None
-    print(feature_report(args.path, model=args.model, features=args.features, data=args.data,
-                         n_stories=args.n_stories, out=page, device=args.device))
+    scan = feature_scan(args.path, model=args.model, features=args.features, data=args.data,
+                        n_stories=args.n_stories, device=args.device)
+    print(scan.text)
+    if page is not None:
+        views.write(page, views.cards_page(scan.title, scan.cards))
+        print(f"page written to {page}")
 
 
 def run_noln(args) -> None:

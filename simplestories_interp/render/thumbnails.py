@@ -135,7 +135,7 @@ def precision_histograms(a: list[float], b: list[float], labels: tuple[str, str]
 
 
 def top_examples(card: dict, n: int = 3) -> str:
-    """A unit's ``n`` top-activating tokens (of ``render.views.unit_card``), each highlighted in its sentence."""
+    """A unit's ``n`` top-activating tokens (of ``analysis.cards.unit_card``), each highlighted in its sentence."""
     esc = lambda s: html.escape(s).replace("\n", " ")  # noqa: E731
     return "".join(f"<div class='sent'>…{esc(before)}<mark style='--a:0.8'>{esc(token)}</mark>{esc(after)}… "
                    f"<span class='meta'>({value:.2f})</span></div>"

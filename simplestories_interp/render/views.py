@@ -8,6 +8,9 @@ writes each library once into its folder (:func:`write_shared_js`) and the pages
 relative ``<script src>``, which works offline from ``file://``. Text versions serve terminals
 and notebooks.
 
+Units are drawn from their cards (``analysis.cards``: the data of a unit's view); ``neuron_text``
+and ``unit_card`` are importable from here too.
+
 Everything shown comes from outside the code (token strings of any vocabulary, the user's text,
 model names and paths, hook names), so every string goes into the HTML through
 :func:`html.escape` (text and attribute values), and every value given to a script through
@@ -23,10 +26,8 @@ import re
 from pathlib import Path
 from uuid import uuid4
 
-import torch
-
-from simplestories_interp.analysis.hooks import layer_of
-from simplestories_interp.analysis.neurons import Explanation, TopK, logit_effect, quantile_examples
+from simplestories_interp.analysis.cards import neuron_text, unit_card  # noqa: F401 (neuron_text: re-exported)
+from simplestories_interp.analysis.neurons import TopK
 from simplestories_interp.analysis.patterns import sentence_patterns
 from simplestories_interp.errors import InvalidArgumentError
 from simplestories_interp.files import GENERATOR_META, atomic_write_bytes, atomic_write_text
@@ -108,14 +109,6 @@ def write(path: str | Path, content: str) -> Path:
     return atomic_write_text(path, content)
 
 
-def _entry(top: TopK, value: float, flat: int) -> list:
-    """[activation, short context before, token, after, long context before, after] of one example."""
-    row, pos = top.where(flat)
-    before, token, after = top.rows.context(row, pos, before=14, after=6)
-    long_before, _, long_after = top.rows.context(row, pos, before=80, after=30)
-    return [value, before, token, after, long_before, long_after]
-
-
 def _example(entry: list, scale: float) -> str:
     value, before, token, after, long_before, long_after = entry
     alpha = max(0.08, min(1.0, value / scale)) if scale > 0 else 0.08
@@ -127,16 +120,6 @@ def _example(entry: list, scale: float) -> str:
 
 def _text(s: str) -> str:
     return html.escape(s).replace("\n\n", " ¶ ").replace("\n", " ")
-
-
-def histogram_counts(values: torch.Tensor, bins: int = 40) -> dict:
-    """``values`` binned: the range and the count per bin (what :func:`histogram_svg` draws)."""
-    values = values.float()
-    lo, hi = float(values.min()), float(values.max())
-    if hi <= lo:
-        hi = lo + 1e-6
-    counts = torch.histc(values, bins=bins, min=lo, max=hi)
-    return {"n": len(values), "lo": lo, "hi": hi, "counts": counts.tolist()}
 
 
 def histogram_svg(histogram: dict, width: int = 360, height: int = 90) -> str:
@@ -151,32 +134,8 @@ def histogram_svg(histogram: dict, width: int = 360, height: int = 90) -> str:
     return f"<svg width='{width}' height='{height}' role='img'>{bars}{labels}</svg>"
 
 
-def _mlp_layer(hook: str) -> int | None:
-    return layer_of(hook) if hook.endswith("mlp.hook_post") else None
-
-
-def unit_card(top: TopK, unit: int, *, model=None, explanation: Explanation | None = None,
-              n_top: int = 10, n_quantiles: int = 6, title: str | None = None,
-              logits: tuple[list, list] | None = None, note: str = "") -> dict:
-    """Everything a unit's section shows, as JSON-able data: top and quantile examples in their
-    context, the histogram, and the direct logit effect (computed for MLP neurons when ``model`` is
-    given, or passed as ``logits`` for e.g. SAE features). A study stores cards in its results, so
-    its pages rebuild without the model or the corpus."""
-    layer = _mlp_layer(top.hook)
-    if logits is None and model is not None and layer is not None:
-        logits = logit_effect(model, layer, unit)
-    return {"unit": unit, "title": title or f"{top.hook} — unit {unit}", "max": float(top.max_per_unit[unit]),
-            "role": explanation.describe(len(top.values[unit])) if explanation is not None else None,
-            "role_name": explanation.role if explanation is not None else None,
-            "top": [_entry(top, float(v), int(i)) for v, i in zip(top.values[unit][:n_top], top.index[unit][:n_top],
-                                                                  strict=True)],
-            "quantiles": [_entry(top, v, i) for v, i in reversed(quantile_examples(top, unit, n_quantiles))],
-            "histogram": histogram_counts(top.sample_values[:, unit]),
-            "logits": [list(map(list, side)) for side in logits] if logits is not None else None, "note": note}
-
-
 def render_card(card: dict) -> str:
-    """One unit's section (of :func:`unit_card`): examples, histogram, logit effect, role."""
+    """One unit's section from its card (``analysis.cards.unit_card``): examples, histogram, logit effect, role."""
     scale, role = card["max"], ""
     if card["role"] is not None:
         role = f" · {html.escape(card['role'])}"
@@ -201,8 +160,13 @@ def render_card(card: dict) -> str:
 
 
 def neuron_section(top: TopK, unit: int, **card) -> str:
-    """One unit's section straight from a scan (:func:`unit_card`'s keywords)."""
+    """One unit's section straight from a scan (``analysis.cards.unit_card``'s keywords)."""
     return render_card(unit_card(top, unit, **card))
+
+
+def cards_page(title: str, cards: list[dict]) -> str:
+    """A page of unit sections drawn from their cards (e.g. an SAE's features); ``title`` is plain text."""
+    return page(title, "".join(render_card(c) for c in cards))
 
 
 def neurons_page(top: TopK, units: list[int], *, model=None, explanations=None, title: str = "Neurons",
@@ -212,18 +176,6 @@ def neurons_page(top: TopK, units: list[int], *, model=None, explanations=None, 
     sections = "".join(neuron_section(top, u, model=model, explanation=ex.get(u),
                                       title=(titles or {}).get(u)) for u in units)
     return page(title, f"<p>{html.escape(intro)}</p>{sections}" if intro else sections)
-
-
-def neuron_text(top: TopK, unit: int, *, n_top: int = 8, explanation: Explanation | None = None) -> str:
-    """Plain-text view of one unit: the top activations with the token in [[brackets]]."""
-    lines = [f"{top.hook} unit {unit}: max {float(top.max_per_unit[unit]):.3f}"]
-    if explanation is not None:
-        lines[0] += f", {explanation.describe()}"
-    for v, i in zip(top.values[unit][:n_top], top.index[unit][:n_top], strict=True):
-        row, pos = top.where(int(i))
-        before, token, after = top.rows.context(row, pos, before=10, after=4)
-        lines.append(f"  {float(v):7.3f}  {before}[[{token}]]{after}".replace("\n", " "))
-    return "\n".join(lines)
 
 
 def class_colorscale(colors: list[str]) -> list[list]:

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from transformer_lens import HookedTransformer
 
+from simplestories_interp.analysis.cards import neuron_text, unit_card
 from simplestories_interp.analysis.hooks import run_hooks, stop_layer
 from simplestories_interp.analysis.neurons import TopK, count_roles, direction_logit_effect, scan
 from simplestories_interp.data.rows import Rows, build_rows
 from simplestories_interp.errors import InvalidArgumentError
-from simplestories_interp.render import views
 from simplestories_interp.sae.training import PROVENANCE, load_sae
 from simplestories_interp.zoo.loading import load_model
 
@@ -95,9 +95,19 @@ def as_records(matches: list[FeatureMatch]) -> list[dict]:
     return [asdict(m) for m in matches]
 
 
-def feature_report(path, *, model=None, features: list[int] | None = None, data: str = "synthetic:2023",
-                   n_stories: int = 60, out=None, device=None) -> str:
-    """Scan an SAE's features over a corpus; return a text summary and optionally write a page."""
+@dataclass
+class FeatureScan:
+    """An SAE's features over a corpus: the text summary and the chosen features' cards."""
+
+    text: str
+    title: str
+    cards: list[dict]
+
+
+def feature_scan(path, *, model=None, features: list[int] | None = None, data: str = "synthetic:2023",
+                 n_stories: int = 60, device=None) -> FeatureScan:
+    """Scan an SAE's features over a corpus: role matches, the chosen features' top contexts as text and
+    as cards (``render.views.cards_page`` draws them)."""
     sae = load_sae(path, device=device)
     outside = [f for f in features or [] if not 0 <= f < sae.cfg.d_sae]
     if outside:  # before the scan, not after it
@@ -115,12 +125,13 @@ def feature_report(path, *, model=None, features: list[int] | None = None, data:
         m = matches[f]
         lines.append(f"feature {f}: {m.role} (precision {m.precision:.2f}, recall {m.recall:.2f}, F1 {m.f1:.2f}, "
                      f"frequency {m.frequency:.3f})")
-        lines.append(views.neuron_text(top, f, n_top=5))
-    if out:
-        sections = "".join(views.neuron_section(
-            top, f, model=lm, logits=feature_logit_effect(lm, sae, f), title=f"feature {f}",
-            note=f" · best role {matches[f].role}: precision {matches[f].precision:.2f}, recall "
-                 f"{matches[f].recall:.2f}, F1 {matches[f].f1:.2f}") for f in chosen)
-        views.write(out, views.page(f"SAE features of {path}", sections))
-        lines.append(f"page written to {out}")
-    return "\n".join(lines)
+        lines.append(neuron_text(top, f, n_top=5))
+    cards = [unit_card(top, f, model=lm, logits=feature_logit_effect(lm, sae, f), title=f"feature {f}",
+                       note=f" · best role {matches[f].role}: precision {matches[f].precision:.2f}, recall "
+                            f"{matches[f].recall:.2f}, F1 {matches[f].f1:.2f}") for f in chosen]
+    return FeatureScan("\n".join(lines), f"SAE features of {path}", cards)
+
+
+def feature_report(path, **settings) -> str:
+    """The text summary of :func:`feature_scan` (same keywords)."""
+    return feature_scan(path, **settings).text

@@ -42,7 +42,7 @@ from simplestories_interp.analysis.probes import (
     split_stories,
 )
 from simplestories_interp.data.rows import Rows, build_rows
-from simplestories_interp.data.sources import Source
+from simplestories_interp.data.sources import Source, iter_stories
 from simplestories_interp.errors import ConfigError
 from simplestories_interp.sae.features import feature_activations, match_roles
 from simplestories_interp.sae.training import load_sae, train_sae
@@ -67,6 +67,7 @@ def _check(cfg: NormFreeConfig) -> None:
             f"--data {cfg.data!r}: the roles and story labels come from the synthetic corpus's "
             "annotations; use synthetic[:SEED]"
         )
+    next(iter_stories(cfg.sae.data, limit=1), None)  # a bad SAE source fails now, not after the models load
     heads = [] if cfg.head_model.lower() == "none" else [_name(cfg.head_model, k) for k in ("rms", "none")]
     require_loadable(cfg.model, norm_free_name(cfg.model), *heads)
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from simplestories_interp.analysis.basis_control import compare_bases
+from simplestories_interp.analysis.cards import unit_card
 from simplestories_interp.data.rows import build_rows
-from simplestories_interp.render import views
 from simplestories_interp.studies.config import FigureConfig
 from simplestories_interp.studies.paper_heads import measure_heads
 from simplestories_interp.studies.study import Study, run_study, with_settings
@@ -65,7 +65,7 @@ def measure_neurons(cfg: FigureConfig, device) -> dict:
     for layer, unit, why in _picks(tops, n_layers):
         ex = explanations[layer][unit]
         picks.append({"layer": layer, "unit": unit, "why": why, "role": ex.describe(),
-                      "card": views.unit_card(tops[layer], unit, model=model, explanation=ex,
+                      "card": unit_card(tops[layer], unit, model=model, explanation=ex,
                                               title=f"Layer {layer}, neuron {unit} — {why}")})
     return {"model": cfg.neuron_model, "rows": rows.describe(), "n_tokens": int(rows.tokens.size),
             "n_stories": len(rows.stories), "role_source": rows.role_source, "picks": picks,

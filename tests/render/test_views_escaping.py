@@ -177,7 +177,7 @@ def test_thumbnails_escape_tokens_and_labels():
 
 def test_feature_report_page_escapes_the_sae_path(tiny_model, tmp_path):
     from simplestories_interp.sae.config import SAEConfig
-    from simplestories_interp.sae.features import feature_report
+    from simplestories_interp.sae.features import feature_scan
     from simplestories_interp.sae.training import PROVENANCE, make_sae
 
     hook = "blocks.0.hook_resid_post"
@@ -186,10 +186,9 @@ def test_feature_report_page_escapes_the_sae_path(tiny_model, tmp_path):
                    {"model_name": "tiny", "hook_name": hook, "context_size": 64, "prepend_bos": True})
     sae.save_inference_model(str(path))
     (path / PROVENANCE).write_text(json.dumps({"hook": hook, "model": "tiny"}))
-    out = tmp_path / "features.html"
-    summary = feature_report(path, model=tiny_model, features=[0, 1], n_stories=3, out=out, device="cpu")
-    assert "page written" in summary
-    page = out.read_text()
+    scan = feature_scan(path, model=tiny_model, features=[0, 1], n_stories=3, device="cpu")
+    assert str(path) in scan.text and len(scan.cards) == 2
+    page = views.cards_page(scan.title, scan.cards)
     _assert_no_raw(page, "<script>alert(1)</script>")
     parsed = _Parsed(page)
     assert "script" not in parsed.tags
