@@ -124,3 +124,20 @@ def plain_story_file(tmp_path):
     path = tmp_path / "plain_stories.txt"
     path.write_text("\n<|endoftext|>\n".join(PLAIN_STORIES) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def paper_hub(tmp_path_factory):
+    """An HF cache holding tiny GPT-Neo stand-ins of the TinyStories paper's checkpoints under their hub
+    names (tests.helpers.paper_checkpoints); use it with ``use_paper_hub``."""
+    from tests.helpers import paper_checkpoints
+
+    return paper_checkpoints(tmp_path_factory.mktemp("paper_hf") / "hub")
+
+
+@pytest.fixture
+def use_paper_hub(paper_hub, monkeypatch):
+    """The paper's checkpoints reachable by name, offline (HF_HUB_OFFLINE=1, the fixture cache)."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(paper_hub))
+    monkeypatch.setenv("HF_HOME", str(paper_hub.parent))
+    return paper_hub

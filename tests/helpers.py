@@ -61,3 +61,53 @@ def experiment(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+PAPER_HEADS, PAPER_NEURONS = "roneneldan/TinyStories-1Layer-21M", "roneneldan/TinyStories-1M"
+NEO_WINDOW = 8
+"""The fixtures' local-attention window (the paper's models: 256), so short texts reach beyond it."""
+
+
+def byte_level_tokenizer(vocab_size: int = 400):
+    """A small byte-level BPE tokenizer like GPT-Neo's (GPT-2's): cased, spaces carried by the next token
+    ("Ġthe"), no [UNK], ``<|endoftext|>`` as BOS and EOS; trained on the synthetic corpus."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from simplestories_interp.data.sources import iter_stories
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(iter_stories("synthetic", limit=300), trainer=trainer)
+    tok.add_special_tokens(["<|endoftext|>"])  # the last id, as GPT-2's 50256
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                   unk_token="<|endoftext|>", model_max_length=2048)
+
+
+def tiny_gpt_neo(tokenizer, n_layers: int, attention_types: list, seed: int):
+    """A GPT-Neo model with the paper checkpoints' config fields (unscaled attention, alternating global
+    and local layers, GELU MLP, 2048 positions of which 512 were trained), tiny dimensions."""
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM
+
+    config = GPTNeoConfig(vocab_size=len(tokenizer), hidden_size=32, num_layers=n_layers, num_heads=4,
+                          attention_types=attention_types, window_size=NEO_WINDOW, max_position_embeddings=2048,
+                          activation_function="gelu_new", intermediate_size=None,
+                          bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(seed)
+    return GPTNeoForCausalLM(config).eval()
+
+
+def paper_checkpoints(cache: Path) -> Path:
+    """The TinyStories paper's two analysis checkpoints as tiny GPT-Neo stand-ins, laid out in the HF
+    cache ``cache`` under their hub names (1 global layer; 4 layers alternating global and local)."""
+    tokenizer = byte_level_tokenizer()
+    for repo, n_layers, types, seed in ((PAPER_HEADS, 1, [[["global"], 1]], 0),
+                                        (PAPER_NEURONS, 4, [[["global", "local"], 2]], 1)):
+        source = cache.parent / "sources" / repo.split("/")[1]
+        tiny_gpt_neo(tokenizer, n_layers, types, seed).save_pretrained(str(source))
+        tokenizer.save_pretrained(str(source))
+        build_hf_cache(cache, repo, source)
+    return cache

@@ -40,6 +40,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
+from simplestories_interp.analysis.neurons import token_strings
 from simplestories_interp.data.rows import Rows, build_rows, entity_ids, is_semantic_role
 from simplestories_interp.errors import ConfigError, InvalidArgumentError, did_you_mean, require_positive
 from simplestories_interp.zoo.loading import as_model
@@ -115,11 +116,15 @@ class _Acc:
 
 @torch.no_grad()
 def accumulate(acc: _Acc, pattern: Float[Tensor, "batch head q k"], content: Tensor, entity: Tensor,
-               roles: Tensor | None, window: int, in_story: Tensor | None = None) -> None:
+               roles: Tensor | None, window: int, in_story: Tensor | None = None,
+               attn_window: int | None = None) -> None:
     """Add one batch of attention patterns to the running sums.
 
     ``content``/``entity``: [batch, k] bool / int64 (-1 = no entity); ``roles``: [batch, R, k];
     ``in_story``: [batch, q] bool, False for padding after a story's end (those queries are skipped).
+    ``attn_window``: a local-attention layer's window (GPT-Neo's: a query sees the keys less than
+    this many tokens back); keys beyond it are not in the far keys a head could have chosen, so they
+    count neither in the uniform baselines nor in the entropy's normalisation.
     """
     b, h, q_len, _ = pattern.shape
     in_story = torch.ones(b, q_len, dtype=torch.bool) if in_story is None else in_story
@@ -138,11 +143,12 @@ def accumulate(acc: _Acc, pattern: Float[Tensor, "batch head q k"], content: Ten
         acc.offset_sum[:, o] += diag.sum((0, 2))
         acc.offset_n[:, o] += in_story[:, o:].sum()
     acc.first += pattern[:, :, 1:, 0].sum((0, 2))
-    smoothed = 0.9999 * pattern + 0.0001 / (q + 1).double()[:, None]
-    causal = (q[None, :] <= q[:, None]).double()
-    ent = -(smoothed * smoothed.log() * causal).sum(-1) / torch.log(q + 1.0).clamp(min=1e-9)
+    seen = reachable(q_len, attn_window)  # [q, k]
+    n_seen = seen.sum(-1).double()
+    smoothed = 0.9999 * pattern + 0.0001 / n_seen[:, None]
+    ent = -(smoothed * smoothed.log() * seen.double()).sum(-1) / torch.log(n_seen).clamp(min=1e-9)
     acc.entropy += (ent * valid[:, None]).sum((0, 2))
-    far_mask = ((q[None, :] < q[:, None] - window) & (q[None, :] >= 1)).double()  # [q, k]
+    far_mask = ((q[None, :] < q[:, None] - window) & (q[None, :] >= 1) & seen).double()  # [q, k]
     far = pattern * far_mask
     acc.far += far.sum((0, 2, 3))
     acc.far_content += (far * content[:, None, None, :].double()).sum((0, 2, 3))
@@ -160,6 +166,19 @@ def accumulate(acc: _Acc, pattern: Float[Tensor, "batch head q k"], content: Ten
         acc.role_mass += torch.einsum("bhqk,brk->hr", far, roles)
         role_frac = torch.einsum("qk,brk->brq", far_mask, roles) / far_mask.sum(-1).clamp(min=1)
         acc.role_base += torch.einsum("bhq,brq->hr", far.sum(-1), role_frac)
+
+
+def reachable(n: int, attn_window: int | None = None) -> Tensor:
+    """[q, k] bool: the keys a query can attend to (causal; within a local layer's window)."""
+    q = torch.arange(n)
+    seen = q[None, :] <= q[:, None]
+    return seen & (q[:, None] - q[None, :] < attn_window) if attn_window else seen
+
+
+def attention_window(model: HookedTransformer, layer: int) -> int | None:
+    """The window of a local-attention layer (GPT-Neo alternates global and local layers), else None."""
+    types = getattr(model.cfg, "attn_types", None)
+    return model.cfg.window_size if types is not None and types[layer] == "local" else None
 
 
 @dataclass
@@ -241,9 +260,12 @@ _PUNCT = re.compile(r"^\W+$")
 
 
 def content_mask(rows: Rows, tokenizer) -> np.ndarray:
-    """[rows, n_ctx] True for word tokens (not [EOS], not punctuation)."""
-    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    is_content = np.array([not _PUNCT.match(t) and not t.startswith("[") for t in vocab])
+    """[rows, n_ctx] True for word tokens (not special tokens such as [EOS] or <|endoftext|>, not
+    punctuation; a byte-level token is read as its text, so GPT-2's "Ġ," is punctuation)."""
+    special = set(tokenizer.all_special_ids)
+    vocab = token_strings(tokenizer, list(range(len(tokenizer))))
+    is_content = np.array([i not in special and not _PUNCT.match(t.strip() or ".") and not t.startswith("[")
+                           for i, t in enumerate(vocab)])
     return is_content[rows.tokens]
 
 
@@ -276,7 +298,7 @@ def head_statistics(model: HookedTransformer | str, rows: Rows | None = None, *,
             accumulate(acc, cache[f"blocks.{layer}.attn.hook_pattern"].cpu(), torch.from_numpy(content[sl]),
                        torch.from_numpy(entity[sl]),
                        torch.from_numpy(role_masks[sl]),
-                       thresholds.window, torch.from_numpy(rows.in_story[sl]))
+                       thresholds.window, torch.from_numpy(rows.in_story[sl]), attention_window(model, layer))
     return [s for layer, acc in enumerate(accs) for s in _finish(acc, layer, thresholds)]
 
 

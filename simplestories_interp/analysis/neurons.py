@@ -203,20 +203,33 @@ def role_summary(explanations: list[Explanation], threshold: float = 0.8) -> dic
             "by_role": count_roles(e.role for e in strong)}
 
 
+def token_strings(tokenizer, ids: list[int]) -> list[str]:
+    """How a vocabulary's tokens read: the vocabulary strings of a WordPiece tokenizer ("the",
+    "##ing"), the decoded text of a byte-level BPE one (GPT-2's "Ġthe" reads " the")."""
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and type(backend.decoder).__name__ == "ByteLevel":
+        return [tokenizer.convert_tokens_to_string([t]) for t in tokens]
+    return tokens
+
+
 def direction_logit_effect(model: HookedTransformer, direction: Tensor, n: int = 8) -> tuple[list, list]:
     """Top and bottom tokens of a residual-stream direction's direct effect on the logits.
 
-    The final RMSNorm's weight is included (its per-token scale is not: it is positive and
-    the same for every output token, so the ranking is unaffected).
+    The final norm's weight is included, and a LayerNorm's centring (GPT-Neo's, the TinyStories
+    paper's models); its per-token scale is not: it is positive and the same for every output
+    token, so the ranking is unaffected.
     """
     direction = direction.to(model.W_U.device, model.W_U.dtype)
-    if model.cfg.normalization_type == "RMS":
+    if model.cfg.normalization_type in ("LN", "LNPre"):
+        direction = direction - direction.mean()
+    if model.cfg.normalization_type in ("RMS", "LN"):
         direction = direction * model.ln_final.w
     effect = direction @ model.W_U
     top, bottom = effect.topk(n), (-effect).topk(n)
-    decode = model.tokenizer.convert_ids_to_tokens
-    return ([(t, v.item()) for t, v in zip(decode(top.indices.tolist()), top.values, strict=True)],
-            [(t, -v.item()) for t, v in zip(decode(bottom.indices.tolist()), bottom.values, strict=True)])
+    names = lambda idx: token_strings(model.tokenizer, idx.tolist())  # noqa: E731
+    return ([(t, v.item()) for t, v in zip(names(top.indices), top.values, strict=True)],
+            [(t, -v.item()) for t, v in zip(names(bottom.indices), bottom.values, strict=True)])
 
 
 def logit_effect(model: HookedTransformer, layer: int, neuron: int, n: int = 8) -> tuple[list, list]:

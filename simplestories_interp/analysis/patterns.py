@@ -26,7 +26,9 @@ def text_tokens(model, text: str, *, prepend_bos: bool = True) -> list[str]:
     maps characters it cannot spell to ``[UNK]``, but a figure should show the story's own words, as
     the neuron views do. Read through the tokenizer's character offsets; a token glued to the one
     before it (no space between) is prefixed ``##``, which ``render.thumbnails.highlighted_sentence``
-    joins. Falls back to the vocabulary strings where a tokenizer gives no offsets that line up."""
+    joins; a byte-level BPE token (GPT-2's) that starts with its space is a new word, and a token of
+    whitespace alone shows as ``␣``. Falls back to the vocabulary strings where a tokenizer gives no
+    offsets that line up."""
     str_tokens = [str(t) for t in model.to_str_tokens(text, prepend_bos=prepend_bos)]
     try:
         offsets = model.tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
@@ -37,7 +39,8 @@ def text_tokens(model, text: str, *, prepend_bos: bool = True) -> list[str]:
         return str_tokens  # byte pieces of one character share offsets: keep the vocabulary's strings
     out, previous_end = str_tokens[:n_special], None
     for start, end in offsets:
-        piece = text[start:end].strip() or str_tokens[len(out)]
-        out.append(("##" if start == previous_end else "") + piece)
+        span = text[start:end]  # a byte-level BPE token carries the space before its word
+        glued = start == previous_end and not span[:1].isspace() and not text[start - 1: start].isspace()
+        out.append(("##" if glued else "") + (span.strip() or "␣"))
         previous_end = end
     return out

@@ -120,3 +120,26 @@ def test_one_hook_name_parser():
     assert layer_of("blocks.3.mlp.hook_post") == 3 and layer_of("blocks.12.hook_resid_pre") == 12
     assert layer_of("hook_embed") is None and layer_of("ln_final.hook_normalized") is None
     assert layer_of("blocks.x.mlp") is None
+
+
+def test_a_local_layer_is_judged_on_the_keys_it_can_see():
+    """GPT-Neo's local layers cannot attend beyond their window: those keys are not far keys a head
+    chose to ignore. Attention spread evenly over the keys a local head sees has entity lift 1 and
+    entropy 1; judged against every earlier key it would look entity-averse and focused."""
+    from simplestories_interp.analysis.heads import _Acc, accumulate, reachable
+
+    n, attn_window = 24, 6
+    seen = reachable(n, attn_window).double()
+    pattern = (seen / seen.sum(-1, keepdim=True))[None, None]  # [batch, head, q, k]
+    entity = torch.full((1, n), -1)
+    entity[0, 1:4] = 0  # early mentions, out of reach of the later queries
+    entity[0, 12:14] = 1
+    content = torch.ones(1, n, dtype=torch.bool)
+    lifts, entropies = [], []
+    for window in (attn_window, None):
+        acc = _Acc(1)
+        accumulate(acc, pattern, content, entity, None, 1, attn_window=window)
+        lifts.append(float(acc.entity[0] / acc.entity_base[0]))
+        entropies.append(float(acc.entropy[0] / acc.queries[0]))
+    assert abs(lifts[0] - 1) < 1e-9 and abs(entropies[0] - 1) < 1e-3
+    assert lifts[1] < 0.9 and entropies[1] < 0.9
