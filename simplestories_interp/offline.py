@@ -8,7 +8,9 @@ floor imports the other for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from huggingface_hub import constants
@@ -29,3 +31,16 @@ def cache_dir() -> Path:
     if os.environ.get("HF_HOME"):
         return Path(os.environ["HF_HOME"]).expanduser() / "hub"
     return Path(constants.HF_HUB_CACHE)
+
+
+@contextlib.contextmanager
+def hub_settings_now() -> Iterator[None]:
+    """Within the block, huggingface_hub (and transformers, which asks it) use the cache and offline
+    mode in force now, not at its import: for loaders that take no ``cache_dir``, such as
+    TransformerLens's (it reloads a tokenizer by name)."""
+    saved = constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE
+    constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = str(cache_dir()), is_offline()
+    try:
+        yield
+    finally:
+        constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = saved

@@ -36,6 +36,7 @@ from simplestories_interp.errors import (
     WeightsMismatchError,
 )
 from simplestories_interp.files import readable
+from simplestories_interp.offline import hub_settings_now
 from simplestories_interp.zoo import formats, hub
 from simplestories_interp.zoo.convert import hf_to_tl, tl_config
 from simplestories_interp.zoo.registry import ModelSpec
@@ -292,9 +293,6 @@ def no_remote_code(name: str) -> Iterator[None]:
             cls.from_pretrained = original
 
 
-_TOKENIZER_FILES = ["tokenizer*", "vocab*", "merges.txt", "special_tokens_map.json", "added_tokens.json", "config.json"]
-
-
 def _from_transformer_lens(name: str, device, dtype) -> HookedTransformer:
     """Delegate to TransformerLens (needs the hub or its cache), without weight processing."""
     if hub.is_offline() and not (hub.cache_dir() / ("models--" + name.replace("/", "--"))).is_dir():
@@ -302,20 +300,11 @@ def _from_transformer_lens(name: str, device, dtype) -> HookedTransformer:
             f"{name!r} is loaded through TransformerLens from the Hugging Face Hub, which is offline "
             f"and has no cached copy in {str(hub.cache_dir())!r}. Use a shipped model instead (ssi zoo)."
         )
-    # huggingface_hub reads the cache and offline settings once, at import: name them at call time,
-    # for the config and the weights (TransformerLens passes these on) and the tokenizer, read from its
-    # snapshot folder (TransformerLens reloads a tokenizer by its name_or_path, and would not pass them).
-    where = {"cache_dir": str(hub.cache_dir()), "local_files_only": hub.is_offline()}
     try:
-        from huggingface_hub import snapshot_download
-        from transformers import AutoTokenizer
-
-        folder = snapshot_download(name, allow_patterns=_TOKENIZER_FILES, **where)
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), hub_settings_now():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             return HookedTransformer.from_pretrained_no_processing(
-                name, device=str(pick_device(device)), dtype=parse_dtype(dtype), tokenizer=tokenizer, **where)
+                name, device=str(pick_device(device)), dtype=parse_dtype(dtype))
     except OSError as exc:
         raise hub.HubOfflineError(
             f"cannot fetch {name!r} from the Hugging Face Hub ({type(exc).__name__}); it is not cached. "
