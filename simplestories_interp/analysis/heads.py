@@ -292,7 +292,8 @@ def head_statistics(model: HookedTransformer | str, rows: Rows | None = None, *,
     device = next(model.parameters()).device
     for start in tqdm(range(0, len(rows.tokens), batch_size), disable=not progress, desc="heads"):
         sl = slice(start, start + batch_size)
-        _, cache = model.run_with_cache(torch.from_numpy(rows.tokens[sl]).to(device),
+        # stop before the unembedding: a batch's logits (50k tokens wide for GPT-2's vocabulary) are unused
+        _, cache = model.run_with_cache(torch.from_numpy(rows.tokens[sl]).to(device), stop_at_layer=model.cfg.n_layers,
                                         names_filter=lambda n: n.endswith("attn.hook_pattern"))
         for layer, acc in enumerate(accs):
             accumulate(acc, cache[f"blocks.{layer}.attn.hook_pattern"].cpu(), torch.from_numpy(content[sl]),

@@ -16,7 +16,8 @@ def sentence_patterns(model, text: str, *,
     """The tokens of ``text`` and every layer's attention patterns on it (on the CPU)."""
     tokens = model.to_tokens(text, prepend_bos=prepend_bos)
     with torch.no_grad():
-        _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"))
+        _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"),
+                                        stop_at_layer=model.cfg.n_layers)  # no logits: [pos, d_vocab] unused
     patterns = [cache[f"blocks.{layer}.attn.hook_pattern"][0].cpu() for layer in range(model.cfg.n_layers)]
     return text_tokens(model, text, prepend_bos=prepend_bos), patterns
 
