@@ -24,6 +24,7 @@ from simplestories_interp.analysis.config import CacheConfig, HeadConfig, Neuron
 from simplestories_interp.data.config import StatsConfig, SynthConfig
 from simplestories_interp.dataclass_args import add_dataclass_args, build_config, merge_model_forms
 from simplestories_interp.errors import DataError, InvalidArgumentError, SSIError, did_you_mean
+from simplestories_interp.explore.config import ExploreConfig
 from simplestories_interp.files import atomic_write_text, require_utf8
 from simplestories_interp.sae.config import (
     SAEConfig,
@@ -218,6 +219,12 @@ def run_sae_features(args: SAEFeaturesConfig) -> None:
         print(f"page written to {page}")
 
 
+def run_explore(args: ExploreConfig) -> None:
+    from simplestories_interp.explore.launch import explore
+
+    explore(args)
+
+
 def run_noln(args) -> None:
     from simplestories_interp.training.noln import remove_norms
 
@@ -251,6 +258,7 @@ COMMANDS: dict[str, tuple[type, Callable]] = {
     "neurons": (NeuronConfig, run_neurons),
     "heads": (HeadConfig, run_heads),
     **{f"reproduce {name}": (config, _reproduce(name)) for name, (config, _) in STUDIES.items()},
+    "explore": (ExploreConfig, run_explore),
     "noln": (NoLNConfig, run_noln),
     "sae train": (SAEConfig, run_sae_train),
     "sae sweep": (SAESweepConfig, run_sae_sweep),
