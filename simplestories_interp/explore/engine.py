@@ -59,7 +59,7 @@ class Explorer:
         """(tokens [1, pos] with BOS, the tokens as the text spells them, a notice if the prompt was cut)."""
         if not prompt or not prompt.strip():
             raise InvalidArgumentError("the prompt is empty: type some text to run the model on")
-        tokens = self.model.to_tokens(prompt)
+        tokens = self.model.to_tokens(prompt, truncate=False)
         shown = text_tokens(self.model, prompt)
         n_ctx, notice = self.model.cfg.n_ctx, None
         if tokens.shape[1] > n_ctx:

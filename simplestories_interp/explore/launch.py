@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -51,5 +52,8 @@ def build_explorer(cfg: ExploreConfig) -> Explorer:
 
 
 def explore(cfg: ExploreConfig) -> None:
-    """Start the explorer and serve until Ctrl-C."""
-    serve(build_explorer(cfg), cfg.host, cfg.port)
+    """Start the explorer and serve until Ctrl-C (the normal way to stop a server: exit status 0)."""
+    explorer = build_explorer(cfg)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down gracefully, then re-raises the signal
+        serve(explorer, cfg.host, cfg.port)
+    print("ssi explore: stopped", flush=True)
