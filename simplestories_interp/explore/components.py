@@ -22,7 +22,7 @@ from transformer_lens import HookedTransformer
 
 from simplestories_interp.errors import InvalidArgumentError
 
-_ID = re.compile(r"^(?:L(\d+)([HN])(\d+)|S(\d+)F(\d+))$")
+_ID = re.compile(r"^(?:L([0-9]{1,6})([HN])([0-9]{1,9})|S([0-9]{1,6})F([0-9]{1,9}))$")
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,15 @@ def ablation_hooks(ablate: list[Component], saes: list[SAEHandle], means: dict[s
 
 def _ablate(group: list[Component], saes: list[SAEHandle], means: dict[str, Tensor] | None) -> Callable:
     def hook(act: Tensor, hook) -> Tensor:
+        # Every latent is read from the activation as it came, before any edit of this hook.
+        codes = {c.layer: saes[c.layer].sae.encode(act.float()) for c in group if c.kind == "latent"}
         act = act.clone()
         for c in group:
             mean = means[c.id].to(act.device, act.dtype) if means is not None else None
             if c.kind == "latent":
-                sae = saes[c.layer].sae
-                value = sae.encode(act.float())[..., c.index:c.index + 1]
+                value = codes[c.layer][..., c.index:c.index + 1]
                 target = mean if mean is not None else torch.zeros_like(value)
-                act = act + ((target - value) * sae.W_dec[c.index].float()).to(act.dtype)
+                act = act + ((target - value) * saes[c.layer].sae.W_dec[c.index].float()).to(act.dtype)
             elif c.kind == "head":
                 act[:, :, c.index] = mean if mean is not None else 0.0
             else:

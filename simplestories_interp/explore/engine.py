@@ -13,6 +13,7 @@ first use and cached on disk (:mod:`.corpus_views`).
 from __future__ import annotations
 
 import difflib
+import re
 import threading
 
 import torch
@@ -41,7 +42,7 @@ class Explorer:
     def __init__(self, model: HookedTransformer, saes: list[SAEHandle], views: CorpusViews, name: str, *,
                  default_mode: str = "zero"):
         self.model, self.saes, self.views, self.name, self.default_mode = model, saes, views, name, default_mode
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # every model run holds it: TransformerLens resets all hooks after a run
         self.vocab = token_strings(model.tokenizer, list(range(model.cfg.d_vocab)))
         self.ids: dict[str, int] = {}
         for i, t in enumerate(self.vocab):
@@ -69,11 +70,14 @@ class Explorer:
 
     def token_id(self, text: str) -> int:
         """A vocabulary entry by its text (``ball``, `` ball`` for byte-level BPE) or ``#ID``."""
-        if text.startswith("#") and text[1:].isdigit():
-            if int(text[1:]) < self.model.cfg.d_vocab:
-                return int(text[1:])
+        if text in self.ids:  # an exact vocabulary entry first (a vocabulary may hold "#1")
+            return self.ids[text]
+        number = re.fullmatch(r"#([0-9]{1,9})", text)
+        if number:
+            if int(number.group(1)) < self.model.cfg.d_vocab:
+                return int(number.group(1))
             raise InvalidArgumentError(f"token id {text} is outside the vocabulary (0..{self.model.cfg.d_vocab - 1})")
-        for candidate in (text, text.strip(), " " + text.strip()):
+        for candidate in (text.strip(), " " + text.strip()):
             if candidate in self.ids:
                 return self.ids[candidate]
         close = difflib.get_close_matches(text, self.vocab, n=3)
@@ -84,25 +88,31 @@ class Explorer:
         comps = parse_components(ablate, self.model, self.saes)
         if mode not in ("zero", "mean"):
             raise InvalidArgumentError(f"ablation must be 'zero' or 'mean', got {mode!r}")
-        means = self.views.means(comps) if comps and mode == "mean" else None
         names = {"ln_final.hook_scale", *(h.hook for h in self.saes)}
         names |= {f"blocks.{layer}.{part}" for layer in range(self.model.cfg.n_layers)
                   for part in ("attn.hook_z", "mlp.hook_post", "attn.hook_pattern")}
-        with self.lock, torch.no_grad(), self.model.hooks(fwd_hooks=ablation_hooks(comps, self.saes, means)):
-            logits, cache = self.model.run_with_cache(tokens, names_filter=lambda n: n in names)
+        with self.lock:
+            means = self.views.means(comps) if comps and mode == "mean" else None
+            with torch.no_grad(), self.model.hooks(fwd_hooks=ablation_hooks(comps, self.saes, means)):
+                logits, cache = self.model.run_with_cache(tokens, names_filter=lambda n: n in names)
         return logits[0].float(), cache, [c.id for c in comps]
 
     def predict(self, prompt: str, ablate: str = "", mode: str = "zero") -> dict:
         """The tokens, the top predictions after each, and the loss on each next token."""
         tokens, shown, notice = self.encode(prompt)
         logits, _, ablated = self._run(tokens, ablate, mode)
-        probs = logits.softmax(-1)
-        top = probs.topk(TOP_PREDICTIONS, dim=-1)
-        loss = -probs[:-1].gather(-1, tokens[0, 1:, None]).log().squeeze(-1)
+        logprobs = logits.log_softmax(-1)
+        top = logprobs.topk(TOP_PREDICTIONS, dim=-1)
+        loss = -logprobs[:-1].gather(-1, tokens[0, 1:, None]).squeeze(-1)
         return {"tokens": shown, "ids": tokens[0].tolist(), "notice": notice, "ablated": ablated,
-                "predictions": [[[self.vocab[i], round(float(p), 4)] for i, p in zip(ix.tolist(), ps, strict=True)]
-                                for ix, ps in zip(top.indices, top.values, strict=True)],
+                "predictions": [[self._prediction(i, lp) for i, lp in zip(ix.tolist(), lps, strict=True)]
+                                for ix, lps in zip(top.indices, top.values, strict=True)],
                 "loss": [None] + [round(float(x), 4) for x in loss]}
+
+    def _prediction(self, token: int, logprob) -> list:
+        """[text, probability, how to ask for it]: its text, or ``#ID`` when another token reads the same."""
+        text = self.vocab[token]
+        return [text, round(float(logprob.exp()), 4), text if self.ids[text] == token else f"#{token}"]
 
     def attribute(self, prompt: str, pos: int, target: str, contrast: str = "", ablate: str = "",
                   mode: str = "zero", top: int = 40) -> dict:
@@ -112,6 +122,9 @@ class Explorer:
             raise InvalidArgumentError(f"position {pos} is outside the prompt's {tokens.shape[1]} tokens "
                                        f"(0..{tokens.shape[1] - 1})")
         t, c = self.token_id(target), (self.token_id(contrast) if contrast else None)
+        if c == t:
+            raise InvalidArgumentError(f"the contrast {contrast!r} is the target itself: leave it empty, or name "
+                                       "the token the model should have said instead")
         logits, cache, ablated = self._run(tokens, ablate, mode)
         rows = contributions(self.model, cache, pos, unembed_direction(self.model, t, c), self.saes)
         rows.sort(key=lambda r: -abs(r[1]))
@@ -122,17 +135,18 @@ class Explorer:
                 "method": attribution_method(self.model),
                 "rows": [{"id": i, "value": round(v, 4)} for i, v in rows[:top]]}
 
-    def component(self, cid: str, prompt: str = "", pos: int | None = None) -> dict:
+    def component(self, cid: str, prompt: str = "") -> dict:
         """A component's page: what it does over the corpus and, with a prompt, what it does on it."""
         comp = parse_component(cid, self.model, self.saes)
-        page = self.views.page(comp)
+        with self.lock:  # a first visit scans the corpus with the model
+            page = self.views.page(comp)
         if prompt:
             tokens, shown, _ = self.encode(prompt)
             _, cache, _ = self._run(tokens, "", "zero")
-            page["prompt"] = {"tokens": shown, **self._on_prompt(comp, cache, pos)}
+            page["prompt"] = {"tokens": shown, **self._on_prompt(comp, cache)}
         return page
 
-    def _on_prompt(self, comp, cache, pos: int | None) -> dict:
+    def _on_prompt(self, comp, cache) -> dict:
         if comp.kind == "head":
             pattern = cache[f"blocks.{comp.layer}.attn.hook_pattern"][0, comp.index]
             return {"attention": [[round(float(x), 4) for x in row] for row in pattern]}

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -51,8 +53,8 @@ def _int(request: Request, name: str) -> int:
         raise InvalidArgumentError(f"{name} must be a whole number, got {value!r}") from None
 
 
-def build_app(explorer: Explorer) -> Starlette:
-    """The web app over ``explorer``."""
+def build_app(explorer: Explorer, hosts: tuple[str, ...] = ()) -> Starlette:
+    """The web app over ``explorer``; with ``hosts``, only requests whose Host header names one of them."""
 
     def q(request: Request, name: str, default: str = "") -> str:
         return request.query_params.get(name, default)
@@ -82,14 +84,16 @@ def build_app(explorer: Explorer) -> Starlette:
                                                q(request, "mode", "zero")))
 
     def component(request: Request) -> Response:
-        pos = _int(request, "pos") if q(request, "pos") else None
-        return JSONResponse(explorer.component(request.path_params["cid"], q(request, "prompt"), pos))
+        return JSONResponse(explorer.component(request.path_params["cid"], q(request, "prompt")))
 
     routes = [Route("/", index), Route("/static/{name}", asset), Route("/api/info", info),
               Route("/api/predict", predict), Route("/api/attribute", attribute),
               Route("/api/component/{cid}", component)]
-    return Starlette(routes=routes, exception_handlers={SSIError: _bad_input, HTTPException: _http_error,
-                                                         Exception: _bug})
+    # On a loopback address only requests naming it are served: a web page the person visits cannot
+    # reach the explorer through DNS rebinding.
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))] if hosts else []
+    return Starlette(routes=routes, middleware=middleware,
+                     exception_handlers={SSIError: _bad_input, HTTPException: _http_error, Exception: _bug})
 
 
 async def _bad_input(request: Request, exc: Exception) -> Response:
@@ -113,14 +117,16 @@ def serve(explorer: Explorer, host: str, port: int) -> None:
         log.warning("ssi explore listens on %s: anyone who reaches this address can use it (no authentication)",
                     host)
 
-    config = uvicorn.Config(build_app(explorer), host=host, port=port, log_level="warning")
+    hosts = (*LOOPBACK, "[::1]") if host in LOOPBACK else ()
+    config = uvicorn.Config(build_app(explorer, hosts), host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     original = server.startup
 
     async def startup(sockets=None) -> None:
         await original(sockets=sockets)
         bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-        print(f"ssi explore: {explorer.name} at http://{host}:{bound}/  (Ctrl-C stops)", flush=True)
+        name = f"[{host}]" if ":" in host else host
+        print(f"ssi explore: {explorer.name} at http://{name}:{bound}/  (Ctrl-C stops)", flush=True)
 
     server.startup = startup
     server.run()

@@ -19,7 +19,8 @@ def test_predictions_and_loss_per_token(explorer):
     n = len(r["tokens"])
     assert n == len(r["ids"]) == len(r["predictions"]) == len(r["loss"]) and r["tokens"][0] == "[EOS]"
     assert r["loss"][0] is None and all(x > 0 for x in r["loss"][1:])
-    probs = [p for _, p in r["predictions"][-1]]
+    probs = [p for _, p, _ in r["predictions"][-1]]
+    assert all(ask == text or ask.startswith("#") for text, _, ask in r["predictions"][-1])
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
 
 
@@ -84,6 +85,10 @@ def test_component_pages(explorer):
     (lambda ex: ex.predict(PROMPT, ablate="S0F999"), "features 0..63"),
     (lambda ex: ex.predict(PROMPT, ablate="head7"), "not a component id"),
     (lambda ex: ex.predict(PROMPT, mode="half"), "'zero' or 'mean'"),
+    (lambda ex: ex.attribute(PROMPT, 3, "the", contrast="the"), "the target itself"),
+    (lambda ex: ex.attribute(PROMPT, 3, "#\u00b2"), "not a token"),
+    (lambda ex: ex.attribute(PROMPT, 3, "#" + "9" * 5000), "not a token"),
+    (lambda ex: ex.predict(PROMPT, ablate="L" + "1" * 5000 + "H0"), "not a component id"),
 ])
 def test_bad_input_is_a_clear_error(explorer, call, message):
     with pytest.raises(InvalidArgumentError, match=message):
@@ -116,30 +121,50 @@ def test_api_endpoints_and_errors(explorer):
         assert r.status_code == 404 and "error" in r.json(), path  # no path but the listed assets is served
 
 
+def test_only_requests_naming_the_loopback_address_are_served(explorer):
+    """DNS rebinding: a page on another site cannot reach the explorer through a name it controls."""
+    app = build_app(explorer, hosts=("127.0.0.1", "localhost"))
+    assert TestClient(app, base_url="http://127.0.0.1:8765").get("/api/info").status_code == 200
+    assert TestClient(app, base_url="http://evil.example:8765").get("/api/info").status_code == 400
+
+
 def test_an_internal_error_is_a_500_without_a_traceback(explorer, monkeypatch):
     monkeypatch.setattr(explorer, "predict", lambda *a: 1 / 0)
     r = TestClient(build_app(explorer), raise_server_exceptions=False).get("/api/predict", params={"prompt": "x"})
     assert r.status_code == 500 and r.json() == {"error": "internal error (ZeroDivisionError); see the terminal"}
 
 
-def test_several_tabs_at_once(explorer):
-    """Requests in parallel (ablated and not) each get the answer they would get alone."""
-    pos = 8
-    alone = {a: explorer.attribute(PROMPT, pos, "the", ablate=a)["logit"] for a in ("", "L0H1", "L1N2")}
-    results, errors = {}, []
+def test_several_tabs_at_once(tmp_path, tiny_model):
+    """Requests in parallel (ablated and not, and first visits that scan the corpus with the model) each
+    get the answer they would get alone: TransformerLens removes every hook after a run, so each run holds
+    the lock."""
+    pos, modes = 8, {"": "zero", "L0H1": "zero", "L1N2": "mean"}
+    reference = make_explorer(tiny_model, tmp_path / "alone").component("L1N7")["card"]
+    fresh = make_explorer(tiny_model, tmp_path / "fresh")  # nothing scanned or cached yet
+    alone = {a: make_explorer(tiny_model, tmp_path / a).attribute(PROMPT, pos, "the", ablate=a, mode=modes[a])["logit"]
+             for a in modes}
+    results, pages, errors = {}, [], []
 
     def ask(a, i):
         try:
-            results[(a, i)] = explorer.attribute(PROMPT, pos, "the", ablate=a)["logit"]
+            results[(a, i)] = fresh.attribute(PROMPT, pos, "the", ablate=a, mode=modes[a])["logit"]
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def visit():
+        try:
+            pages.append(fresh.component("L1N7")["card"])
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=ask, args=(a, i)) for a in alone for i in range(4)]
+    threads += [threading.Thread(target=visit) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors and all(v == alone[a] for (a, _), v in results.items())
+    assert pages == [reference, reference]  # the scan saw no other request's ablation
     assert torch.is_grad_enabled()  # the explorer's no_grad does not leak
 
 

@@ -7,6 +7,7 @@
 const state = { prompt: "", pos: null, target: "", contrast: "", ablate: [], mode: "zero", comp: "" };
 const $ = (id) => document.getElementById(id);
 let last = null; // the last prediction
+const latest = { run: 0, why: 0, comp: 0 }; // a reply that is no longer the latest request of its panel is dropped
 
 async function api(path, params) {
   const query = new URLSearchParams(params || {}).toString();
@@ -30,7 +31,8 @@ function saveHash() {
 function loadHash() {
   const p = new URLSearchParams(location.hash.slice(1));
   state.prompt = p.get("prompt") || "";
-  state.pos = p.has("pos") ? Number(p.get("pos")) : null;
+  const pos = p.get("pos");
+  state.pos = pos !== null && /^[0-9]{1,6}$/.test(pos) ? Number(pos) : null; // else: the last token
   state.target = p.get("target") || "";
   state.contrast = p.get("contrast") || "";
   state.ablate = (p.get("ablate") || "").split(",").filter(Boolean);
@@ -52,12 +54,17 @@ function params(extra) {
 async function run() {
   state.prompt = $("prompt").value;
   showError(null);
+  const ticket = ++latest.run;
+  let reply;
   try {
-    last = await api("/api/predict", params());
+    reply = await api("/api/predict", params());
   } catch (err) { showError(err); return; }
+  if (ticket !== latest.run) return;
+  last = reply;
+  state.ablate = last.ablated; // the server's spelling of each id (L01H02 is L1H2)
   $("notice").textContent = last.notice || "";
   $("ablated").textContent = last.ablated.length ? "ablated: " + last.ablated.join(", ") : "";
-  if (state.pos === null || state.pos >= last.tokens.length) state.pos = last.tokens.length - 1;
+  if (state.pos === null || !(state.pos >= 0 && state.pos < last.tokens.length)) state.pos = last.tokens.length - 1;
   renderTokens();
   pick(state.pos, false);
   saveHash();
@@ -85,13 +92,13 @@ function pick(pos, explain) {
   document.querySelectorAll(".tok").forEach((s) => s.classList.toggle("sel", Number(s.dataset.pos) === pos));
   const box = $("preds");
   box.replaceChildren(el("span", `after position ${pos}: `, "meta"));
-  for (const [token, p] of last.predictions[pos]) {
+  for (const [token, p, ask] of last.predictions[pos]) {
     const b = el("span", `${JSON.stringify(token)} ${(100 * p).toFixed(1)}%`, "pred");
-    b.addEventListener("click", () => { state.target = token; $("target").value = token; why(); });
+    b.addEventListener("click", () => { state.target = ask; $("target").value = ask; why(); });
     box.append(b);
   }
   if (explain || !state.target) {
-    state.target = last.predictions[pos][0][0];
+    state.target = last.predictions[pos][0][2]; // its text, or #ID when another token reads the same
     $("target").value = state.target;
   }
   saveHash();
@@ -103,11 +110,13 @@ async function why() {
   state.contrast = $("contrast").value;
   showError(null);
   const ask = { pos: state.pos, target: state.target, contrast: state.contrast };
+  const ticket = ++latest.why;
   let result, base;
   try {
     result = await api("/api/attribute", params(ask));
     base = state.ablate.length ? await api("/api/attribute", params(Object.assign({ ablate: "" }, ask))) : result;
   } catch (err) { showError(err); return; }
+  if (ticket !== latest.why) return;
   const what = result.contrast ? `logit(${JSON.stringify(result.target)}) − logit(${JSON.stringify(result.contrast)})`
     : `logit(${JSON.stringify(result.target)})`;
   $("logit").textContent = state.ablate.length
@@ -186,10 +195,13 @@ async function openComponent(id) {
   saveHash();
   const box = $("component");
   box.replaceChildren(el("p", `loading ${id} (a first visit scans the corpus: see the terminal) …`, "meta"));
+  const ticket = ++latest.comp;
   let page;
   try { page = await api(`/api/component/${encodeURIComponent(id)}`, { prompt: state.prompt }); } catch (err) {
-    box.replaceChildren(el("p", String(err.message || err), "error")); return;
+    if (ticket === latest.comp) box.replaceChildren(el("p", String(err.message || err), "error"));
+    return;
   }
+  if (ticket !== latest.comp) return; // a later component was opened meanwhile
   box.replaceChildren(el("h2", `${page.id} (${page.kind})`), el("p", `over ${page.data}`, "meta"));
   if (page.kind === "head") {
     const s = page.stats;
