@@ -93,7 +93,7 @@ class CorpusViews:
                 self._scans[key] = (top, explain(top))
             else:
                 handle = self.saes[comp.layer]
-                top = feature_topk(self.model, handle.sae, handle.hook, self.rows)
+                top = feature_topk(self.model, handle.sae, handle.hook, self.rows, progress=True)
                 self._scans[key] = (top, match_roles(feature_activations(self.model, handle.sae, handle.hook,
                                                                          self.rows), self.rows))
         return self._scans[key]

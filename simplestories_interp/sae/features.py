@@ -81,9 +81,9 @@ def match_summary(matches: list[FeatureMatch], threshold: float = 0.8) -> dict:
             "matched": len(strong), "by_role": count_roles(m.role for m in strong)}
 
 
-def feature_topk(model: HookedTransformer, sae, hook: str, rows: Rows, k: int = 20) -> TopK:
+def feature_topk(model: HookedTransformer, sae, hook: str, rows: Rows, k: int = 20, progress: bool = False) -> TopK:
     """Top-activating tokens per feature (a neuron scan through the SAE encoder)."""
-    return scan(model, hook, rows=rows, k=k, transform=lambda a: sae.encode(a.float()))
+    return scan(model, hook, rows=rows, k=k, transform=lambda a: sae.encode(a.float()), progress=progress)
 
 
 def feature_logit_effect(model: HookedTransformer, sae, feature: int, n: int = 8) -> tuple[list, list]:
