@@ -85,6 +85,19 @@ def _recipe_tokenizer(append_eos: bool) -> Tokenizer:
     return tok
 
 
+def _canonical_ids(tok: Tokenizer) -> None:
+    """Number the trained vocabulary in a fixed order. The trainer numbers its alphabet in hash order,
+    which differs between processes, so the same corpus gave different ids (and a different model from
+    the same seed) in every run; a WordPiece tokenizer splits by the vocabulary's strings alone, so
+    renumbering changes no split. Special tokens keep ids 0 and 1."""
+    vocab = tok.get_vocab(with_added_tokens=False)
+    specials = [UNK_TOKEN, EOS_TOKEN]
+    rest = sorted((t for t in vocab if t not in specials),
+                  key=lambda t: (len(t.removeprefix("##")) > 1, t.startswith("##"), t))
+    tok.model = WordPiece(vocab={t: i for i, t in enumerate(specials + rest)}, unk_token=UNK_TOKEN,
+                          continuing_subword_prefix="##")
+
+
 def train_tokenizer(
     texts: Iterable[str], vocab_size: int = 4096, *, append_eos: bool = True,
     show_progress: bool = False, pad_vocab: bool = True,
@@ -104,6 +117,7 @@ def train_tokenizer(
         show_progress=show_progress,
     )
     tok.train_from_iterator((_clean_text(t) for t in texts), trainer=trainer)
+    _canonical_ids(tok)
     if pad_vocab and tok.get_vocab_size() < vocab_size:
         # A small corpus runs out of merges before vocab_size; reserve the rest (as BERT's
         # [unused] tokens) so the embedding keeps the architecture's exact d_vocab.

@@ -16,7 +16,8 @@ def test_streaming_topk_equals_brute_force(tiny_model):
     top = scan(tiny_model, "blocks.1.mlp.hook_post", n_stories=15, k=7, batch_size=3)
     _, cache = tiny_model.run_with_cache(torch.from_numpy(top.rows.tokens))
     acts = cache["blocks.1.mlp.hook_post"].reshape(-1, 48)
-    brute = acts.T.topk(7, dim=1)
+    inside = torch.from_numpy(top.rows.in_story.ravel())
+    brute = acts.masked_fill(~inside[:, None], -torch.inf).T.topk(7, dim=1)  # padding is never a top token
     assert torch.allclose(top.values, brute.values, atol=1e-6)
     assert torch.equal(acts.T.gather(1, top.index), top.values)  # indices point at those values
     assert top.values.shape == (48, 7)

@@ -61,3 +61,23 @@ def test_load_errors(tmp_path):
     foreign = Tokenizer(models.WordLevel({"a": 0, "b": 1, "[EOS]": 2}, unk_token="a"))
     with pytest.raises(TokenizerMismatchError, match="id 2"):
         fix_tokenizer(wrap(foreign))
+
+
+def test_trained_ids_are_numbered_in_a_fixed_order(monkeypatch):
+    """The WordPiece trainer numbers its alphabet in hash order, different in each process, so equal
+    vocabularies got different ids. The ids now follow the strings (single characters, continuations,
+    then longer pieces, each sorted), which changes no split: WordPiece splits by the strings alone."""
+    from simplestories_interp.data import tokenizer as tokenizer_module
+    from simplestories_interp.data.sources import iter_stories
+
+    stories = list(iter_stories("synthetic", limit=200))
+    fixed = tokenizer_module.train_tokenizer(stories, vocab_size=400, pad_vocab=False)
+    monkeypatch.setattr(tokenizer_module, "_canonical_ids", lambda tok: None)
+    raw = tokenizer_module.train_tokenizer(stories, vocab_size=400, pad_vocab=False)
+    vocab = fixed.backend_tokenizer.get_vocab(with_added_tokens=False)
+    order = [t for t, _ in sorted(vocab.items(), key=lambda item: item[1])]
+    assert order[:2] == ["[UNK]", "[EOS]"]
+    assert order[2:] == sorted(order[2:], key=lambda t: (len(t.removeprefix("##")) > 1, t.startswith("##"), t))
+    if set(vocab) == set(raw.backend_tokenizer.get_vocab(with_added_tokens=False)):  # ties can differ by run
+        texts = list(iter_stories("synthetic:7", limit=50))
+        assert all(fixed.tokenize(t) == raw.tokenize(t) for t in texts)
