@@ -314,11 +314,20 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = where.add_parser(leaf, help=doc, description=doc)
         cmd.set_defaults(_command=name)
         add_dataclass_args(cmd, config)
-        if any(f.name == "data" for f in dataclasses.fields(config)):
+        if _data_field(config):
             cmd.add_argument("--separator", default=None, help="split the --data .txt file into stories at every "
                              "occurrence of this string (default: lines like <|endoftext|>, else blank lines)")
         cmd.set_defaults(_options=[o for action in cmd._actions for o in action.option_strings])
     return parser
+
+
+def _data_field(config: type) -> str | None:
+    """The option naming a command's story source: ``data``, or ``sae.data`` where a study's SAEs read it."""
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    if "data" in fields:
+        return "data"
+    nested = fields.get("sae")
+    return "sae.data" if nested is not None and nested.metadata.get("nested") else None
 
 
 def _apply_separator(ns: argparse.Namespace) -> None:
@@ -326,11 +335,13 @@ def _apply_separator(ns: argparse.Namespace) -> None:
     reader of stories understands."""
     if getattr(ns, "separator", None) is None:
         return
-    if not hasattr(ns, "data"):
-        raise InvalidArgumentError("--separator needs the story file it applies to: add --data FILE.txt")
+    name = _data_field(COMMANDS[ns._command][0])
+    if not hasattr(ns, name):
+        flag = "--" + name.replace("_", "-")
+        raise InvalidArgumentError(f"--separator needs the story file it applies to: add {flag} FILE.txt")
     from simplestories_interp.data.sources import with_separator
 
-    ns.data = with_separator(ns.data, ns.separator)
+    setattr(ns, name, with_separator(getattr(ns, name), ns.separator))
 
 
 @contextlib.contextmanager

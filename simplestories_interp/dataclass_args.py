@@ -233,7 +233,8 @@ def config_values(cls: type, path: str | Path | None, overrides: dict) -> dict:
             raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys to values")
         values.update({str(k).replace("-", "_"): v for k, v in loaded.items()})
     values.update(overrides)
-    known = [f.name for f in dataclasses.fields(cls) if f.init and f.name != "config"]
+    known = [f.name for f in dataclasses.fields(cls)  # a command's own options (--resume) are not file keys
+             if f.init and f.name != "config" and not f.metadata.get("command_only")]
     for key in values:
         if key not in known:
             raise ConfigError(f"unknown config key {key!r}." + did_you_mean(key, known))
@@ -247,8 +248,10 @@ def build_config(cls: type, ns: argparse.Namespace):
     path = values.pop("config", None)
     if not any(f.name == "config" for f in dataclasses.fields(cls)):
         return cls(**values)
+    own = {f.name: values.pop(f.name) for f in dataclasses.fields(cls)  # --resume: the command's, not the file's
+           if f.metadata.get("command_only") and f.name in values}
     config = {"config": path} if path is not None else {}
-    return cls(**config_values(cls, path, values), **config)
+    return cls(**config_values(cls, path, values), **config, **own)
 
 
 def _flag(name: str) -> str:

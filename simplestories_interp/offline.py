@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from huggingface_hub import constants
 
 _TRUE = {"1", "true", "yes", "on"}
+_SETTINGS = threading.RLock()
 
 
 def is_offline() -> bool:
@@ -38,9 +40,10 @@ def hub_settings_now() -> Iterator[None]:
     """Within the block, huggingface_hub (and transformers, which asks it) use the cache and offline
     mode in force now, not at its import: for loaders that take no ``cache_dir``, such as
     TransformerLens's (it reloads a tokenizer by name)."""
-    saved = constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE
-    constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = str(cache_dir()), is_offline()
-    try:
-        yield
-    finally:
-        constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = saved
+    with _SETTINGS:  # process-wide globals: one block at a time, restored in order
+        saved = constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE
+        constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = str(cache_dir()), is_offline()
+        try:
+            yield
+        finally:
+            constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = saved

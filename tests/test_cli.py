@@ -125,6 +125,14 @@ def test_misspelled_yaml_key(capsys, tmp_path):
     assert code == 2 and "unknown config key 'batchsize'" in err and "batch_size" in err
 
 
+def test_resume_is_a_command_option_not_a_config_key(capsys, tmp_path):
+    """A run file that says `resume: true` must not silently continue another run (--resume does)."""
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("resume: true\n")
+    code, _, err = run(capsys, "train", "--config", str(cfg))
+    assert code == 2 and "unknown config key 'resume'" in err
+
+
 @pytest.mark.parametrize("yaml_text,needle", [
     ("lr: 3e-3\n", "config key 'lr' must be float, got '3e-3' (str) (YAML reads 3e-3 without a dot as text"),
     ("max_steps: ten\n", "config key 'max_steps' must be int, got 'ten'"),

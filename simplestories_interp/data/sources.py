@@ -69,7 +69,7 @@ class Source:
             return source
         head, _, arg = source.partition(":")
         if head in _SYNTHETIC:
-            if arg and not arg.isdigit():
+            if arg and not (arg.isascii() and arg.isdigit()):
                 raise DataError(f"story source {source!r}: the seed after '{head}:' must be a non-negative "
                                 f"integer, e.g. {head}:42")
             return cls(head, seed=int(arg) if arg else None)

@@ -218,12 +218,10 @@ def raw_encoder(tokenizer) -> Tokenizer:
 
     ``transformers`` switches truncation on in the shared backend whenever it is called with
     ``truncation=True`` (TransformerLens's ``to_tokens`` does, at n_ctx) and leaves it on, which
-    would silently cut every later story at n_ctx tokens. We encode with an untouched copy.
+    would silently cut every later story at n_ctx tokens. We encode with a copy, always: checking
+    the shared backend first would race with another thread's call switching truncation on.
     """
-    backend = tokenizer.backend_tokenizer
-    if backend.truncation is None and backend.padding is None:
-        return backend
-    clean = Tokenizer.from_str(backend.to_str())
+    clean = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
     clean.no_truncation()
     clean.no_padding()
     return clean

@@ -42,7 +42,9 @@ class Explorer:
     def __init__(self, model: HookedTransformer, saes: list[SAEHandle], views: CorpusViews, name: str, *,
                  default_mode: str = "zero"):
         self.model, self.saes, self.views, self.name, self.default_mode = model, saes, views, name, default_mode
-        self.lock = threading.RLock()  # every model run holds it: TransformerLens resets all hooks after a run
+        # Every model run and tokenizer call holds it: TransformerLens removes all hooks after a run, and
+        # transformers sets truncation on the shared tokenizer for each call.
+        self.lock = threading.RLock()
         self.vocab = token_strings(model.tokenizer, list(range(model.cfg.d_vocab)))
         self.ids: dict[str, int] = {}
         for i, t in enumerate(self.vocab):
@@ -60,8 +62,9 @@ class Explorer:
         """(tokens [1, pos] with BOS, the tokens as the text spells them, a notice if the prompt was cut)."""
         if not prompt or not prompt.strip():
             raise InvalidArgumentError("the prompt is empty: type some text to run the model on")
-        tokens = self.model.to_tokens(prompt, truncate=False)
-        shown = text_tokens(self.model, prompt)
+        with self.lock:  # transformers switches truncation on the shared tokenizer per call
+            tokens = self.model.to_tokens(prompt, truncate=False)
+            shown = text_tokens(self.model, prompt)
         n_ctx, notice = self.model.cfg.n_ctx, None
         if tokens.shape[1] > n_ctx:
             notice = f"the prompt has {tokens.shape[1]} tokens; cut to the model's context of {n_ctx}"

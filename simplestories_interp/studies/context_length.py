@@ -24,7 +24,6 @@ reused when the command runs again into the same folder; interrupted ones resume
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,7 +49,7 @@ from simplestories_interp.sae.position_metrics import evaluate_by_position, late
 from simplestories_interp.sae.training import load_sae, train_sae
 from simplestories_interp.studies.config import ContextLengthConfig
 from simplestories_interp.studies.context_pages import index_page, summary_text
-from simplestories_interp.studies.study import Study, run_study, with_settings
+from simplestories_interp.studies.study import Study, config_record, run_study, with_settings
 from simplestories_interp.zoo.loading import load_model, require_loadable
 
 SHOWN_FEATURES = 12
@@ -65,7 +64,7 @@ def _measure(cfg: ContextLengthConfig, out: Path, device) -> dict:
     model = load_model(cfg.model, device=device)
     _check(cfg, model)
     rows = build_rows(cfg.eval_data, model.tokenizer, model.cfg.n_ctx, cfg.eval_stories, per_document=True)
-    results = {"config": dataclasses.asdict(cfg), "n_ctx": model.cfg.n_ctx,
+    results = {"config": config_record(cfg), "n_ctx": model.cfg.n_ctx,
                "buckets": [bucket_label(b) for b in POSITION_BUCKETS],
                "lengths": {k: token_lengths(f"{k}:0", model.tokenizer, 500) for k in ("synthetic", "synthetic-long")},
                "loss": loss_by_position(cfg, model, rows, device)}

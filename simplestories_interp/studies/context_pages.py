@@ -62,8 +62,13 @@ def findings(results: dict) -> list[str]:
     return out
 
 
+def _sae(results: dict) -> dict:
+    """The SAEs' settings (flat in the config before they were nested)."""
+    return results["config"].get("sae") or results["config"]
+
+
 def summary_text(results: dict) -> str:
-    sae = results["config"]["sae"]
+    sae = _sae(results)
     lines = ["Context-length study", f"model {results['config']['model']} (n_ctx {results['n_ctx']}), "
              f"hook {sae['hook']}, SAEs: {sae_kind(sae)} k={sae['k']}, {sae['tokens']:,} tokens each", ""]
     lines += [f"- {f}" for f in findings(results)]
@@ -150,7 +155,7 @@ def index_page(results: dict) -> str:
     finding = "".join(f"<li>{html.escape(f)}</li>" for f in findings(results))
     body = (f"<p class='meta'>What features are unique to longer prompts, and how much do SAEs trained on "
             f"shorter contexts miss? Model {html.escape(results['config']['model'])}, hook "
-            f"{html.escape(results['config']['sae']['hook'])}. Every number: results.json.</p><ul>{finding}</ul>"
+            f"{html.escape(_sae(results)['hook'])}. Every number: results.json.</p><ul>{finding}</ul>"
             f"<h2>Loss by position</h2><p class='meta'>{READ['loss']}</p>{charts[0]}"
             f"<p class='meta'>{READ['mentions']}</p>{charts[1]}"
             f"<h2>What short-context SAEs miss</h2><p class='meta'>{READ['sae']}</p>{charts[2]}"

@@ -48,7 +48,7 @@ from simplestories_interp.sae.features import feature_activations, match_roles
 from simplestories_interp.sae.training import load_sae, train_sae
 from simplestories_interp.studies.config import NormFreeConfig
 from simplestories_interp.studies.norm_free_pages import index_page, summary_text
-from simplestories_interp.studies.study import Study, run_study, with_settings
+from simplestories_interp.studies.study import Study, config_record, run_study, with_settings
 from simplestories_interp.training.evaluate import eval_loss
 from simplestories_interp.zoo.loading import load_model, require_loadable
 from simplestories_interp.zoo.registry import norm_free_name
@@ -77,7 +77,7 @@ def _measure(cfg: NormFreeConfig, out: Path, device) -> dict:
     parse_hooks(pair["rms"], [cfg.sae.hook])
     rows = build_rows(cfg.data, pair["rms"].tokenizer, pair["rms"].cfg.n_ctx, cfg.stories)
     return {
-        "config": dataclasses.asdict(cfg),
+        "config": config_record(cfg),
         "models": {k: _name(cfg.model, k) for k in pair},
         "tokens": int(rows.tokens.size),
         "loss": {k: round(eval_loss(m, cfg.data, n_stories=cfg.stories, max_rows=None), 4) for k, m in pair.items()},

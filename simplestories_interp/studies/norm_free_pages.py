@@ -114,11 +114,11 @@ def findings(results: dict) -> list[str]:
 
 def summary_text(results: dict) -> str:
     cfg = results["config"]
+    sae = cfg.get("sae") or cfg  # flat before the SAE settings were nested
     lines = [
         "Norm-free study",
         f"{results['models']['rms']} vs {results['models']['none']}, data {cfg['data']}, "
-        f"SAEs at {cfg['sae']['hook']}: {sae_kind(cfg['sae'])} k={cfg['sae']['k']}, x{cfg['sae']['expansion']}, "
-        f"{cfg['sae']['tokens']:,} tokens each",
+        f"SAEs at {sae['hook']}: {sae_kind(sae)} k={sae['k']}, x{sae['expansion']}, {sae['tokens']:,} tokens each",
         "",
     ]
     lines += [f"- {f}" for f in findings(results)]

@@ -129,19 +129,22 @@ def head_files(h: HeadFigures) -> dict[str, str]:
 def _heads_table(stats: list[HeadStats]) -> str:
     columns = ("head", "class", "offset", "argmax offsets (0 … -16, far)", "Voita share", "conf.", "first tok.",
                "entropy", "far content", "entity lift", "top role")
+    esc = views.html.escape  # roles and classes come from the results (a user's annotations)
     head = "<tr>" + "".join(f"<th>{c}</th>" for c in columns) + "</tr>"
     rows = "".join(
-        f"<tr><td>L{s.layer}H{s.head}</td><td>{s.head_class}</td><td>{s.offset if s.offset is not None else ''}</td>"
+        f"<tr><td>L{s.layer}H{s.head}</td><td>{esc(s.head_class)}</td>"
+        f"<td>{s.offset if s.offset is not None else ''}</td>"
         f"<td>{th.offset_bars(s.argmax_offsets)}</td>"
         f"<td>{s.positional_share:.2f}</td><td>{s.confidence:.2f}</td><td>{s.first_token:.2f}</td>"
         f"<td>{s.entropy:.2f}</td><td>{s.far_content:.2f}</td><td>{views.fmt_or_na(s.entity_lift)}</td>"
-        f"<td>{s.top_role or 'none'}</td></tr>"
+        f"<td>{esc(s.top_role or 'none')}</td></tr>"
         for s in stats)
     return f"<table class='logits'>{head}{rows}</table>"
 
 
 def _sentence(s: HeadStats, text: str, window: str, extra: str = "") -> str:
-    return (f"<div><b>L{s.layer}H{s.head}</b> ({s.head_class}) <span class='meta'>{views.html.escape(text)}</span> "
+    return (f"<div><b>L{s.layer}H{s.head}</b> ({views.html.escape(s.head_class)}) "
+            f"<span class='meta'>{views.html.escape(text)}</span> "
             f"{extra}{window}</div>")
 
 
@@ -216,7 +219,7 @@ def _compared_box(h: HeadFigures) -> str:
 
 def _figure_page(h: HeadFigures, title: str, heads: list[HeadStats], texts: list[str], finding: str) -> str:
     esc = views.html.escape
-    desc = "".join(f"<li>L{s.layer}H{s.head} ({s.head_class}): {esc(t)}</li>"
+    desc = "".join(f"<li>L{s.layer}H{s.head} ({esc(s.head_class)}): {esc(t)}</li>"
                    for s, t in zip(heads, texts, strict=True))
     view = views.patterns_view(h.tokens, [h.pattern(s).tolist() for s in heads], [head_name(s) for s in heads],
                                shared_js=True)

@@ -73,6 +73,16 @@ def rebuild_pages(folder: str | Path, study: Study) -> Path:
     return folder
 
 
+def config_record(cfg) -> dict:
+    """``cfg`` as JSON-able data for ``results.json``, without the nested settings the study sets itself
+    (an SAE's model, folder, evaluation data, ...: their defaults were not what ran)."""
+    record = dataclasses.asdict(cfg)
+    for f in dataclasses.fields(cfg):
+        for name in f.metadata.get("exclude", ()):
+            record[f.name].pop(name, None)
+    return record
+
+
 def with_settings(cfg, default: type, settings: dict):
     """``cfg`` (or ``default()``) with keyword ``settings`` applied: the Python API of every study. A
     dict for a nested config updates it (``sae={"k": 8}`` keeps the study's other SAE settings)."""

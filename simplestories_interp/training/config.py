@@ -152,7 +152,7 @@ class TrainRunConfig(TrainConfig):
 
     config: str | None = None
     """YAML file with TrainConfig keys (options given on the command line override it)."""
-    resume: bool = False
+    resume: bool = field(default=False, metadata={"command_only": True})
     """Continue the run in --out from its last checkpoint."""
 
     def train_config(self) -> TrainConfig:

@@ -71,3 +71,22 @@ def test_the_comparison_catches_a_changed_number():
     changed["loss"]["rms"] *= 1.01
     assert same_numbers(fixture, fixture) == [] and same_numbers(fixture, changed) == [
         f".loss.rms: {fixture['loss']['rms']} vs {changed['loss']['rms']}"]
+
+
+@pytest.mark.parametrize("study,fixture", CASES, ids=[c[0].name for c in CASES])
+def test_results_from_before_the_sae_settings_were_nested_still_rebuild(tmp_path, study, fixture):
+    results = json.loads((FIXTURES / fixture).read_text())
+    results["config"].update(results["config"].pop("sae"))  # the flat layout of the first studies/ release
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    rebuild_pages(tmp_path, study)
+    assert f"k={results['config']['k']}" in (tmp_path / "summary.txt").read_text()
+
+
+def test_separator_applies_to_a_studys_sae_data(tmp_path):
+    from simplestories_interp.cli import _apply_separator, build_parser
+
+    ns = build_parser().parse_args(["reproduce", "context-length", "--sae.data", str(tmp_path / "s.txt"),
+                                    "--separator", "###"])
+    (tmp_path / "s.txt").write_text("one\n###\ntwo")
+    _apply_separator(ns)
+    assert getattr(ns, "sae.data") == f"{tmp_path / 's.txt'}::sep=###"

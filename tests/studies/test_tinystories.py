@@ -102,3 +102,16 @@ def test_pages_rebuild_from_results_alone(tmp_path):
         assert "content='simplestories_interp'" in text and not re.search(r"src=[\"']https?://", text), page
     assert (tmp_path / "fig21_neurons.html").read_text().count("class='unit'") == 4
     assert "</script> Mia" not in (tmp_path / "fig19_positional_heads.html").read_text()
+
+
+def test_rebuilt_pages_escape_what_the_results_hold(tmp_path):
+    """Roles come from a user's annotations: a role that is markup is shown, never run (every page)."""
+    from tests.studies.conftest import TINYSTORIES_FIXTURE
+
+    results = json.loads((TINYSTORIES_FIXTURE / "results.json").read_text())
+    for record in results["heads"]["records"]:
+        record["top_role"] = "<img src=x onerror=alert(1)>"
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    rebuild_pages(tmp_path, STUDY)
+    for page in tmp_path.glob("*.html"):
+        assert "<img src=x" not in page.read_text(), page.name
