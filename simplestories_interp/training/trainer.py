@@ -37,7 +37,7 @@ from simplestories_interp.checkpoints import (
 )
 from simplestories_interp.data.packing import load_rows, pack, read_meta
 from simplestories_interp.devices import pick_device
-from simplestories_interp.errors import ConfigError
+from simplestories_interp.errors import ConfigError, SSIError, TooLargeError
 from simplestories_interp.files import claim_output
 from simplestories_interp.memory import require_training_fits
 from simplestories_interp.training.config import TrainConfig, save_config, tokens_seen
@@ -59,6 +59,23 @@ class Dist:
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()
+
+    def all_or_none(self, check, device: torch.device) -> None:
+        """Run ``check`` on every rank and refuse on all if it refuses on one: each rank measures its own
+        device, and a rank that stopped alone would leave the others waiting at the next barrier."""
+        error = None
+        try:
+            check()
+        except SSIError as exc:
+            error = exc
+        if self.world > 1:
+            flag = torch.tensor([0 if error is None else 1], device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            if error is None and flag.item():
+                raise TooLargeError("another rank of this run refused it (its message is in that rank's output); "
+                                    "every rank stops")
+        if error is not None:
+            raise error
 
 
 def init_distributed(device: torch.device) -> Dist:
@@ -253,7 +270,8 @@ def _setup(cfg: TrainConfig, resume: bool) -> Run:
     spec, init_state = resolve_spec(cfg)
     tokenizer = prepare_tokenizer(cfg, spec, path, d)
     spec = dataclasses.replace(spec, d_vocab=len(tokenizer))
-    require_training_fits(spec, cfg.batch_size // d.world, micro, device)  # before packing and allocating
+    d.all_or_none(lambda: require_training_fits(spec, cfg.batch_size // d.world, micro, device),
+                  device)  # before packing and allocating
     if d.main:
         pack(cfg.data, tokenizer, spec.n_ctx, limit=cfg.n_stories, val_fraction=cfg.val_fraction)
     d.barrier()

@@ -220,3 +220,25 @@ def test_zero_residual_init_starts_every_block_as_the_identity(tiny_spec):
     assert TrainConfig(init="zero-residual").init == "zero-residual"
     with pytest.raises(ConfigError, match="init must be"):
         TrainConfig(init="zeros")
+
+
+def test_a_refusal_on_one_rank_stops_every_rank(monkeypatch):
+    """Each rank checks its own device's memory; a rank that fits must not wait at a barrier for one that
+    refused (the ranks agree through an all-reduce of the refusal)."""
+    from simplestories_interp.errors import TooLargeError
+    from simplestories_interp.training import trainer as trainer_module
+
+    def other_rank_refused(flag, op):
+        flag.fill_(1)
+
+    monkeypatch.setattr(trainer_module.dist, "all_reduce", other_rank_refused)
+    ranks = trainer_module.Dist(rank=0, world=2)
+    with pytest.raises(TooLargeError, match="another rank"):
+        ranks.all_or_none(lambda: None, torch.device("cpu"))
+
+    def refuse():
+        raise TooLargeError("needs 9 GiB")
+
+    with pytest.raises(TooLargeError, match="needs 9 GiB"):
+        ranks.all_or_none(refuse, torch.device("cpu"))
+    trainer_module.Dist().all_or_none(lambda: None, torch.device("cpu"))  # one process: no collective at all
