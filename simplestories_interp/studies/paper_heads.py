@@ -121,7 +121,7 @@ def measure_heads(cfg: FigureConfig, device) -> dict:
     model = load_model(cfg.head_model, device=device)
     per_story = cfg.head_rows == "story"
     rows = build_rows(cfg.data, model.tokenizer, min(model.cfg.n_ctx, 512), cfg.head_stories,
-                      per_document=per_story, pad=per_story)
+                      per_document=per_story, pad=True)  # as `ssi heads`: a remainder in a padded row
     stats = head_statistics(model, rows, progress=True)
     tokens, patterns = sentence_patterns(model, cfg.text)
     # Causal patterns: row q stops at the diagonal; five decimals keep the file small and every shade.
