@@ -77,6 +77,14 @@ def test_prompt_why_component_ablate_and_share(server, tmp_path):
         after = float(browser.js("document.getElementById('logit').dataset.value"))
         assert after != before
         _shot(browser, "explore-ablated.png", tmp_path)
+        # A head's page: its statistics, and its attention on the prompt drawn by circuitsvis.
+        head = "[...document.querySelectorAll('#attribution a.comp')].find(a => a.textContent.includes('H'))"
+        browser.js(f"({head}) ? ({head}).click() : openComponent('L1H0')")  # a head in the list, else L1H0
+        browser.wait("(document.querySelector('#component h2') || {textContent: ''}).textContent.endsWith('(head)')")
+        browser.wait("document.querySelector('#component [id^=circuitsvis-]').childElementCount > 0")
+        assert browser.js("document.getElementById('error').textContent") == ""
+        assert "class " in browser.js("document.querySelector('#component .role').textContent")
+        _shot(browser, "explore-head.png", tmp_path)
         # The URL records the finding: a fresh load shows the same ablated logit.
         shared = browser.js("location.href")
         assert f"ablate={top}" in shared

@@ -213,11 +213,14 @@ async function openComponent(id) {
       const row = page.prompt.attention[Math.min(state.pos, page.prompt.attention.length - 1)];
       box.append(el("h3", `attention from position ${state.pos} on the prompt`), shadeTokens(page.prompt.tokens, row));
       const vis = el("div");
+      vis.id = `circuitsvis-${ticket}`; // circuitsvis renders into an element named by its id
       box.append(vis);
       if (window.CircuitsVis) {
         const tokens = page.prompt.tokens.map((t) => t.replace(/^##/, ""));
-        CircuitsVis.render(vis, CircuitsVis.AttentionHeads,
-          { attention: [page.prompt.attention], tokens, attentionHeadNames: [page.id] });
+        try {
+          CircuitsVis.render(vis.id, CircuitsVis.AttentionHeads,
+            { attention: [page.prompt.attention], tokens, attentionHeadNames: [page.id] });
+        } catch (err) { vis.textContent = `(circuitsvis could not draw this head: ${err.message || err})`; }
       }
     }
   } else {
