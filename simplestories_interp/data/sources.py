@@ -113,11 +113,6 @@ def with_separator(source: str | Source, separator: str) -> str:
     return str(replace(src, separator=separator))
 
 
-def is_synthetic(source: str | Source) -> bool:
-    """Whether ``source`` names a built-in generated corpus (labels and annotations included)."""
-    return Source.parse(source).synthetic
-
-
 def has_annotations(source: str | Source) -> bool:
     """Whether the stories of ``source`` come with annotations: the synthetic corpora, and .jsonl
     files whose records carry them (the shards ``ssi data synth`` writes)."""

@@ -131,7 +131,3 @@ def feature_scan(path, *, model=None, features: list[int] | None = None, data: s
                             f"{matches[f].recall:.2f}, F1 {matches[f].f1:.2f}") for f in chosen]
     return FeatureScan("\n".join(lines), f"SAE features of {path}", cards)
 
-
-def feature_report(path, **settings) -> str:
-    """The text summary of :func:`feature_scan` (same keywords)."""
-    return feature_scan(path, **settings).text

@@ -175,7 +175,7 @@ def test_thumbnails_escape_tokens_and_labels():
     assert SCRIPT in "".join(_Parsed(parts[2]).text)  # in the bars' <title> and the legend
 
 
-def test_feature_report_page_escapes_the_sae_path(tiny_model, tmp_path):
+def test_feature_page_escapes_the_sae_path(tiny_model, tmp_path):
     from simplestories_interp.sae.config import SAEConfig
     from simplestories_interp.sae.features import feature_scan
     from simplestories_interp.sae.training import PROVENANCE, make_sae
